@@ -1,0 +1,40 @@
+# Entry points: `make synth` (the main job), `make test` (the whole suite), `make deploy ENV=...`.
+# Each sets up what it needs: a .venv with the project installed (editable) and node_modules
+# (the pinned Node.js 22 and CDK CLI, first on PATH).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: synth test deploy lint setup
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: setup
+	rm -rf cdk.out
+	cdk synth --quiet --no-notices
+	$(VENV)/bin/backupctl summary --assembly cdk.out
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+deploy: setup
+	@case "$(ENV)" in production|staging) ;; *) echo "usage: make deploy ENV=production|staging" >&2; exit 2;; esac
+	cdk deploy --no-notices -c environment=$(ENV) --all --require-approval broadening

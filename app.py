@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""The CDK app: every environment in cdk.json's ``environments`` context (or ``-c environment=NAME``),
+with the cdk-nag AwsSolutions and PCI DSS 3.2.1 packs registered."""
+
+from __future__ import annotations
+
+import os
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks
+
+from backup_constructs.environments import load_environments
+from stacks import build_environment
+
+
+def build_app(app: App | None = None) -> App:
+    app = app or App()
+    context = {"environments": app.node.try_get_context("environments")}
+    selected = app.node.try_get_context("environment")
+    # For a real deployment, CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION override the placeholders.
+    configs = load_environments(
+        context,
+        only=selected,
+        account=os.environ.get("CDK_DEPLOY_ACCOUNT"),
+        region=os.environ.get("CDK_DEPLOY_REGION"),
+    )
+    for config in configs:
+        build_environment(app, config)
+    if app.node.try_get_context("nag") is not False:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app), PCIDSS321Checks(app))
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

@@ -1,0 +1,7 @@
+"""``python -m backup_constructs`` runs the ``backupctl`` CLI."""
+
+import sys
+
+from backup_constructs.cli import main
+
+sys.exit(main())

@@ -1,0 +1,49 @@
+"""``backupctl``: the operator CLI. Exit codes: 0 done, 1 failed, 2 usage error or refused input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from backup_constructs.environments import load_environments, read_cdk_context
+from backup_constructs.policy import PolicyError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from backup_constructs.summary import render_summary
+
+    configs = load_environments(read_cdk_context(args.cdk_json), only=args.env)
+    print(render_summary(configs, args.assembly))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backupctl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    summary = sub.add_parser("summary", help="what a synth built and what each environment's policy achieves")
+    summary.add_argument("--assembly", type=Path, default=Path("cdk.out"), help="cloud assembly directory")
+    summary.add_argument("--cdk-json", type=Path, default=Path("cdk.json"), help="the app's cdk.json")
+    summary.add_argument("--env", help="only this environment")
+    summary.set_defaults(handler=_summary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except PolicyError as err:
+        print(f"backupctl: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as err:
+        print(f"backupctl: {err.strerror}: {err.filename}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Per-environment settings from cdk.json context (``environments``), validated like the policy.
+
+No aws_cdk here: the app, the CLI and the synth summary read the same file the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backup_constructs.policy import BackupPolicy, PolicyError, _fail
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_KEYS = {
+    "account": "account",
+    "region": "region",
+    "drRegion": "dr_region",
+    "preset": "preset",
+    "policy": "policy",
+    "terminationProtection": "termination_protection",
+    "applicationLogGroups": "application_log_groups",
+    "breakGlassRoleArns": "break_glass_role_arns",
+}
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """One deployable environment: where it goes and the policy it runs."""
+
+    name: str
+    account: str
+    region: str
+    policy: BackupPolicy
+    termination_protection: bool = False
+    application_log_groups: tuple[str, ...] = ()
+    break_glass_role_arns: tuple[str, ...] = ()
+
+    @property
+    def dr_region(self) -> str | None:
+        return self.policy.dr_region
+
+    def stack_name(self, part: str) -> str:
+        return f"ecommerce-{self.name}-{part}"
+
+    @classmethod
+    def from_context(
+        cls, name: str, raw: Mapping[str, Any], *, account: str | None = None, region: str | None = None
+    ) -> EnvironmentConfig:
+        where = f"environments.{name}"
+        if not isinstance(raw, Mapping):
+            _fail(where, raw, "expected an object")
+        for key in raw:
+            if key not in _KEYS:
+                _fail(f"{where}.{key}", raw[key], f"unknown key; allowed: {', '.join(_KEYS)}")
+        account = account or raw.get("account")
+        region = region or raw.get("region")
+        if not isinstance(account, str) or not _ACCOUNT_RE.match(account):
+            _fail(f"{where}.account", account, "expected a 12-digit AWS account id")
+        if not isinstance(region, str) or not _REGION_RE.match(region):
+            _fail(f"{where}.region", region, "expected an AWS region name such as 'us-east-1'")
+        base = BackupPolicy.preset(raw.get("preset", name if name in ("production", "staging") else "production"))
+        overrides = dict(raw.get("policy") or {})
+        overrides.setdefault("environment", name)
+        if "drRegion" in raw:
+            overrides["drRegion"] = raw["drRegion"]
+        policy = BackupPolicy.from_context(overrides, base=base)
+        if policy.dr_region == region:
+            _fail(f"{where}.drRegion", policy.dr_region, "the DR region must differ from the primary region")
+        log_groups = raw.get("applicationLogGroups", [])
+        roles = raw.get("breakGlassRoleArns", [])
+        for key, value in (("applicationLogGroups", log_groups), ("breakGlassRoleArns", roles)):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                _fail(f"{where}.{key}", value, "expected a list of strings")
+        protection = raw.get("terminationProtection", False)
+        if not isinstance(protection, bool):
+            _fail(f"{where}.terminationProtection", protection, "expected true or false")
+        return cls(name, account, region, policy, protection, tuple(log_groups), tuple(roles))
+
+
+def load_environments(
+    context: Mapping[str, Any], *, only: str | None = None, account: str | None = None, region: str | None = None
+) -> list[EnvironmentConfig]:
+    """Every environment in the ``environments`` context, or just ``only``."""
+    raw = context.get("environments")
+    if not isinstance(raw, Mapping) or not raw:
+        _fail("environments", raw, "cdk.json context needs an 'environments' object")
+    if only is not None and only not in raw:
+        raise PolicyError(f"environment: got {only!r}; allowed: {', '.join(raw)}")
+    names = [only] if only else list(raw)
+    return [EnvironmentConfig.from_context(n, raw[n], account=account, region=region) for n in names]
+
+
+def read_cdk_context(path: Path) -> dict[str, Any]:
+    """The ``context`` object of a cdk.json file."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    context = data.get("context", {})
+    if not isinstance(context, dict):
+        raise PolicyError(f"{path}: 'context' must be an object")
+    return context

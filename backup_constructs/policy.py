@@ -1,0 +1,572 @@
+"""The backup policy as code: one environment's whole strategy as typed, validated, frozen dataclasses.
+
+This module never imports aws_cdk: the CLI, the docs generator and the synth-time checks all read
+the same object, and the constructs translate it into CloudFormation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from backup_constructs.cron import CronError, CronSchedule, max_gap_minutes, min_gap_minutes
+
+
+class PolicyError(ValueError):
+    """A policy value outside what AWS or the guide allows; the message names field, value and rule."""
+
+
+def _fail(where: str, value: object, allowed: str) -> typing.NoReturn:
+    raise PolicyError(f"{where}: got {value!r}; {allowed}")
+
+
+# CloudWatch Logs accepts only these retention periods (days); 0 means "never expire".
+CLOUDWATCH_LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+# CloudWatch keeps metrics for 15 months by itself; the retention is not configurable.
+CLOUDWATCH_METRIC_RETENTION_MONTHS = 15
+# Point-in-time recovery (AWS Backup continuous backup or RDS automated backups) restores to any
+# second up to about five minutes ago: the transaction logs are shipped every five minutes.
+PITR_RPO_MINUTES = 5
+# AWS Backup requires at least this long between two scheduled backups of a rule.
+MIN_BACKUP_INTERVAL_MINUTES = 60
+_WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_MAINTENANCE_RE = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)-"
+    r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)$"
+)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+
+
+class ResourceType(str, Enum):
+    """Resource types AWS Backup protects, as AWS Backup names them."""
+
+    RDS = "RDS"
+    AURORA = "Aurora"
+    EBS = "EBS"
+    EC2 = "EC2"
+    EFS = "EFS"
+    DYNAMODB = "DynamoDB"
+    S3 = "S3"
+
+    @property
+    def supports_continuous_backup(self) -> bool:
+        return self in (ResourceType.RDS, ResourceType.AURORA, ResourceType.S3)
+
+    @property
+    def has_native_pitr(self) -> bool:
+        """RDS and Aurora keep transaction logs for their own automated-backup retention."""
+        return self in (ResourceType.RDS, ResourceType.AURORA)
+
+
+class VaultLockMode(str, Enum):
+    GOVERNANCE = "governance"
+    COMPLIANCE = "compliance"
+
+
+@dataclass(frozen=True)
+class BackupRule:
+    """One row of the guide's backup table as an AWS Backup plan rule."""
+
+    name: str
+    purpose: str
+    schedule: str
+    retention_days: int
+    continuous: bool = False
+    copy_to_dr: bool = False
+    dr_retention_days: int | None = None
+    start_window_minutes: int = 60
+    completion_window_minutes: int = 180
+
+    def __post_init__(self) -> None:
+        where = f"rules[{self.name}]"
+        if not _NAME_RE.match(self.name):
+            _fail(f"{where}.name", self.name, "allowed: 1-50 letters, digits, '.', '_' or '-'")
+        try:
+            cron = CronSchedule.parse(self.schedule)
+        except CronError as err:
+            _fail(f"{where}.schedule", self.schedule, str(err))
+        if min_gap_minutes(cron) < MIN_BACKUP_INTERVAL_MINUTES:
+            _fail(
+                f"{where}.schedule",
+                self.schedule,
+                f"AWS Backup allows at most one backup every {MIN_BACKUP_INTERVAL_MINUTES} minutes",
+            )
+        if self.continuous:
+            _check_range(f"{where}.retention_days", self.retention_days, 1, 35, "continuous backup")
+        else:
+            _check_range(f"{where}.retention_days", self.retention_days, 1, 36500, "snapshots")
+        if self.start_window_minutes < 60:
+            _fail(f"{where}.start_window_minutes", self.start_window_minutes, "AWS Backup needs at least 60")
+        if self.completion_window_minutes <= self.start_window_minutes:
+            _fail(
+                f"{where}.completion_window_minutes",
+                self.completion_window_minutes,
+                f"must be longer than start_window_minutes ({self.start_window_minutes})",
+            )
+        if self.copy_to_dr:
+            if self.dr_retention_days is None:
+                _fail(f"{where}.dr_retention_days", None, "a rule that copies to the DR region needs a retention")
+            _check_range(f"{where}.dr_retention_days", self.dr_retention_days, 1, 36500, "copies")
+        elif self.dr_retention_days is not None:
+            _fail(f"{where}.dr_retention_days", self.dr_retention_days, "only allowed with copy_to_dr: true")
+
+    @property
+    def cron(self) -> CronSchedule:
+        return CronSchedule.parse(self.schedule)
+
+    @property
+    def interval_minutes(self) -> int:
+        """The longest gap between two scheduled runs of this rule."""
+        return max_gap_minutes([self.cron])
+
+
+@dataclass(frozen=True)
+class DatabaseBackupSpec:
+    """The guide's RDS settings (backup window in UTC, retention, Multi-AZ, point-in-time recovery)."""
+
+    backup_window: str = "02:00-04:00"
+    backup_retention_days: int = 30
+    pitr_days: int = 7
+    multi_az: bool = True
+    maintenance_window: str = "sun:04:30-sun:05:30"
+    deletion_protection: bool = True
+
+    def __post_init__(self) -> None:
+        start, end = _parse_window("database.backup_window", self.backup_window)
+        if (end - start) % 1440 < 30:
+            _fail("database.backup_window", self.backup_window, "RDS needs a window of at least 30 minutes")
+        _check_range("database.backup_retention_days", self.backup_retention_days, 1, 35, "RDS automated backups")
+        _check_range("database.pitr_days", self.pitr_days, 1, 35, "point-in-time recovery")
+        if self.pitr_days > self.backup_retention_days:
+            _fail(
+                "database.pitr_days",
+                self.pitr_days,
+                f"cannot exceed database.backup_retention_days ({self.backup_retention_days})",
+            )
+        m_start, m_end = _parse_maintenance_window(self.maintenance_window)
+        if (m_end - m_start) % (7 * 1440) < 30:
+            _fail("database.maintenance_window", self.maintenance_window, "RDS needs at least 30 minutes")
+        for day in range(7):
+            if _overlaps(start + day * 1440, end + day * 1440, m_start, m_end):
+                _fail(
+                    "database.maintenance_window",
+                    self.maintenance_window,
+                    f"must not overlap the daily backup window {self.backup_window} (RDS rejects it)",
+                )
+
+
+@dataclass(frozen=True)
+class ConfigBackupSpec:
+    """Kubernetes ConfigMaps and Secrets: exported on every deploy and on a schedule."""
+
+    retention_days: int = 90
+    on_deploy: bool = True
+    schedule: str = "cron(0 */6 * * ? *)"
+    refresh_interval_days: int = 7
+
+    def __post_init__(self) -> None:
+        _check_range("config_backup.retention_days", self.retention_days, 1, 36500, "configuration backups")
+        try:
+            CronSchedule.parse(self.schedule)
+        except CronError as err:
+            _fail("config_backup.schedule", self.schedule, str(err))
+        if not 1 <= self.refresh_interval_days < self.retention_days:
+            _fail(
+                "config_backup.refresh_interval_days",
+                self.refresh_interval_days,
+                f"must be at least 1 and shorter than retention_days ({self.retention_days}), "
+                "or a namespace could be left without a backup",
+            )
+
+
+@dataclass(frozen=True)
+class VaultLock:
+    """AWS Backup Vault Lock. Governance mode can be removed by privileged users; compliance mode
+    becomes immutable once ``changeable_for_days`` (the cooling-off period, at least 3) have passed."""
+
+    mode: VaultLockMode = VaultLockMode.GOVERNANCE
+    min_retention_days: int = 7
+    max_retention_days: int = 365
+    changeable_for_days: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_range("vault_lock.min_retention_days", self.min_retention_days, 1, 36500, "vault lock")
+        if self.max_retention_days < self.min_retention_days:
+            _fail(
+                "vault_lock.max_retention_days",
+                self.max_retention_days,
+                f"must be at least min_retention_days ({self.min_retention_days})",
+            )
+        if self.mode is VaultLockMode.COMPLIANCE:
+            if self.changeable_for_days is None or self.changeable_for_days < 3:
+                _fail(
+                    "vault_lock.changeable_for_days",
+                    self.changeable_for_days,
+                    "compliance mode needs a cooling-off period of at least 3 days",
+                )
+        elif self.changeable_for_days is not None:
+            _fail("vault_lock.changeable_for_days", self.changeable_for_days, "only allowed in compliance mode")
+
+
+@dataclass(frozen=True)
+class SelectionTag:
+    """The tag that puts a resource under the backup plan."""
+
+    key: str = "backup-policy"
+    value: str = "production"
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    """One environment's whole backup and restore strategy."""
+
+    environment: str
+    rules: tuple[BackupRule, ...]
+    database: DatabaseBackupSpec = field(default_factory=DatabaseBackupSpec)
+    log_retention_days: int = 90
+    metric_retention_months: int = CLOUDWATCH_METRIC_RETENTION_MONTHS
+    config_backup: ConfigBackupSpec = field(default_factory=ConfigBackupSpec)
+    rpo_target_minutes: int = 15
+    rto_target_minutes: int = 60
+    dr_region: str | None = None
+    vault_name: str = "ecommerce-backup"
+    dr_vault_name: str = "ecommerce-backup-dr"
+    vault_lock: VaultLock | None = None
+    selection_tag: SelectionTag = field(default_factory=SelectionTag)
+    protected_resource_types: tuple[ResourceType, ...] = (ResourceType.RDS,)
+
+    def __post_init__(self) -> None:
+        if not _NAME_RE.match(self.environment):
+            _fail("environment", self.environment, "allowed: 1-50 letters, digits, '.', '_' or '-'")
+        if not self.rules:
+            _fail("rules", self.rules, "a policy needs at least one backup rule")
+        names = [r.name for r in self.rules]
+        if len(set(names)) != len(names):
+            _fail("rules", names, "rule names must be unique")
+        if self.log_retention_days not in CLOUDWATCH_LOG_RETENTION_DAYS:
+            _fail(
+                "log_retention_days",
+                self.log_retention_days,
+                f"CloudWatch Logs accepts {', '.join(map(str, CLOUDWATCH_LOG_RETENTION_DAYS))}",
+            )
+        if self.metric_retention_months != CLOUDWATCH_METRIC_RETENTION_MONTHS:
+            _fail(
+                "metric_retention_months",
+                self.metric_retention_months,
+                f"CloudWatch keeps metrics {CLOUDWATCH_METRIC_RETENTION_MONTHS} months and this is not "
+                "configurable; archive metrics with a metric stream to keep them longer",
+            )
+        _check_range("rpo_target_minutes", self.rpo_target_minutes, 1, 7 * 1440, "an RPO target")
+        _check_range("rto_target_minutes", self.rto_target_minutes, 1, 7 * 1440, "an RTO target")
+        if self.dr_region is not None and not _REGION_RE.match(self.dr_region):
+            _fail("dr_region", self.dr_region, "expected an AWS region name such as 'us-west-2'")
+        for name_field in ("vault_name", "dr_vault_name"):
+            value = getattr(self, name_field)
+            if not re.match(r"^[a-zA-Z0-9\-_]{2,50}$", value):
+                _fail(name_field, value, "AWS Backup vault names are 2-50 letters, digits, '-' or '_'")
+        if not self.protected_resource_types:
+            _fail("protected_resource_types", (), "name at least one resource type")
+        copying = [r for r in self.rules if r.copy_to_dr]
+        if copying and self.dr_region is None:
+            _fail(
+                f"rules[{copying[0].name}].copy_to_dr",
+                True,
+                "copying needs dr_region to be set",
+            )
+        if self.vault_lock is not None:
+            self._check_vault_lock(self.vault_lock)
+
+    def _check_vault_lock(self, lock: VaultLock) -> None:
+        retentions = [(r.retention_days, f"rules[{r.name}].retention_days") for r in self.rules]
+        retentions += [
+            (r.dr_retention_days, f"rules[{r.name}].dr_retention_days")
+            for r in self.rules
+            if r.dr_retention_days is not None
+        ]
+        shortest, shortest_where = min(retentions, key=lambda item: item[0])
+        if lock.min_retention_days > shortest:
+            _fail(
+                "vault_lock.min_retention_days",
+                lock.min_retention_days,
+                f"must not exceed the shortest retention it locks ({shortest_where} = {shortest}); "
+                "AWS Backup fails the jobs of rules that keep recovery points for less",
+            )
+        longest, longest_where = max(retentions, key=lambda item: item[0])
+        if lock.max_retention_days < longest:
+            _fail(
+                "vault_lock.max_retention_days",
+                lock.max_retention_days,
+                f"must be at least the longest retention it locks ({longest_where} = {longest})",
+            )
+
+    # Derived views -------------------------------------------------------------------------------
+
+    @property
+    def continuous_rules(self) -> tuple[BackupRule, ...]:
+        return tuple(r for r in self.rules if r.continuous)
+
+    @property
+    def snapshot_rules(self) -> tuple[BackupRule, ...]:
+        return tuple(r for r in self.rules if not r.continuous)
+
+    @property
+    def backup_manages_rds_automated_backups(self) -> bool:
+        """When a continuous rule covers RDS, AWS Backup owns the instance's automated backups."""
+        return bool(self.continuous_rules)
+
+    @property
+    def rds_automated_backup_retention_days(self) -> int:
+        """The retention an RDS instance must carry for its own automated backups.
+
+        With a continuous rule, AWS Backup sets the instance's retention to that rule's retention
+        (the PITR window) and the 30-day snapshots come from the daily rule; the template carries
+        the same value so CloudFormation and AWS Backup never fight over it. Without one, RDS keeps
+        its automated backups (and with them PITR) for the guide's full retention.
+        """
+        if self.continuous_rules:
+            return max(r.retention_days for r in self.continuous_rules)
+        return self.database.backup_retention_days
+
+    @property
+    def log_retention_label(self) -> str:
+        return f"{self.log_retention_days} days"
+
+    # Presets -------------------------------------------------------------------------------------
+
+    @classmethod
+    def production(cls) -> BackupPolicy:
+        """The guide's production strategy: daily full 30 d, hourly 7 d, continuous 7 d, DR copies."""
+        return cls(
+            environment="production",
+            rules=(
+                BackupRule(
+                    name="daily-full",
+                    purpose="full system recovery",
+                    schedule="cron(0 2 * * ? *)",
+                    retention_days=30,
+                    copy_to_dr=True,
+                    dr_retention_days=30,
+                    start_window_minutes=60,
+                    completion_window_minutes=120,
+                ),
+                BackupRule(
+                    name="hourly-incremental",
+                    purpose="point-in-time recovery",
+                    schedule="cron(0 * * * ? *)",
+                    retention_days=7,
+                    copy_to_dr=True,
+                    dr_retention_days=7,
+                ),
+                BackupRule(
+                    name="transaction-log",
+                    purpose="minimal data loss",
+                    schedule="cron(0 5 * * ? *)",
+                    retention_days=7,
+                    continuous=True,
+                ),
+            ),
+            log_retention_days=90,
+            dr_region="us-west-2",
+            vault_lock=VaultLock(),
+            selection_tag=SelectionTag(value="production"),
+        )
+
+    @classmethod
+    def staging(cls) -> BackupPolicy:
+        """The guide's staging strategy: a daily snapshot, logs kept 30 days, no DR region."""
+        return cls(
+            environment="staging",
+            rules=(
+                BackupRule(
+                    name="daily-full",
+                    purpose="full system recovery",
+                    schedule="cron(0 2 * * ? *)",
+                    retention_days=30,
+                    start_window_minutes=60,
+                    completion_window_minutes=120,
+                ),
+            ),
+            log_retention_days=30,
+            selection_tag=SelectionTag(value="staging"),
+        )
+
+    @classmethod
+    def preset(cls, name: str) -> BackupPolicy:
+        presets = {"production": cls.production, "staging": cls.staging}
+        if name not in presets:
+            _fail("preset", name, f"allowed: {', '.join(presets)}")
+        return presets[name]()
+
+    @classmethod
+    def from_context(cls, overrides: Mapping[str, Any] | None, *, base: BackupPolicy | None = None) -> BackupPolicy:
+        """Apply one environment's ``policy`` object from cdk.json over ``base`` (default: production).
+
+        Keys may be camelCase or snake_case. ``rules`` may be a list (replaces every rule) or an
+        object keyed by rule name (changes those rules). Unknown keys are rejected.
+        """
+        base = base or cls.production()
+        if not overrides:
+            return base
+        return typing.cast(BackupPolicy, _override(base, overrides, "policy"))
+
+
+# Context overrides -------------------------------------------------------------------------------
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def _override(current: Any, overrides: Mapping[str, Any], where: str) -> Any:
+    if not isinstance(overrides, Mapping):
+        _fail(where, overrides, "expected an object")
+    cls = type(current)
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        name = _snake(key)
+        if name not in known:
+            _fail(f"{where}.{key}", value, f"unknown key; allowed: {', '.join(sorted(known))}")
+        old = getattr(current, name)
+        if name == "rules":
+            changes[name] = _override_rules(old, value, f"{where}.{key}")
+        else:
+            changes[name] = _convert(hints[name], old, value, f"{where}.{key}")
+    return dataclasses.replace(current, **changes)
+
+
+def _override_rules(rules: tuple[BackupRule, ...], value: Any, where: str) -> tuple[BackupRule, ...]:
+    if isinstance(value, list):
+        return tuple(_build(BackupRule, item, f"{where}[{i}]") for i, item in enumerate(value))
+    if isinstance(value, Mapping):
+        by_name = {r.name: r for r in rules}
+        for name in value:
+            if name not in by_name:
+                _fail(f"{where}.{name}", value[name], f"no such rule; rules are: {', '.join(by_name)}")
+        return tuple(_override(r, value[r.name], f"{where}.{r.name}") if r.name in value else r for r in rules)
+    _fail(where, value, "expected a list of rules or an object keyed by rule name")
+
+
+def _build(cls: type[Any], value: Any, where: str) -> Any:
+    if not isinstance(value, Mapping):
+        _fail(where, value, f"expected an object describing a {cls.__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, item in value.items():
+        name = _snake(key)
+        if name not in fields:
+            _fail(f"{where}.{key}", item, f"unknown key; allowed: {', '.join(fields)}")
+        kwargs[name] = _convert(hints[name], None, item, f"{where}.{key}")
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        _fail(where, dict(value), f"missing required keys: {', '.join(missing)}")
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, old: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, old, value, where)
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        if old is not None and isinstance(value, Mapping):
+            return _override(old, value, where)
+        return _build(hint, value, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            _fail(where, value, "expected a list")
+        return tuple(_convert(args[0], None, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            _fail(where, value, f"allowed: {', '.join(str(m.value) for m in hint)}")
+    if hint is bool:
+        if not isinstance(value, bool):
+            _fail(where, value, "expected true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(where, value, "expected a whole number")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            _fail(where, value, "expected a string")
+        return value
+    raise TypeError(f"{where}: no converter for {hint!r}")  # a bug in this module, not bad input
+
+
+# Small validators --------------------------------------------------------------------------------
+
+
+def _check_range(where: str, value: Any, low: int, high: int, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(where, value, f"{what} allow whole days from {low} to {high}")
+
+
+def _parse_window(where: str, text: str) -> tuple[int, int]:
+    match = _WINDOW_RE.match(text) if isinstance(text, str) else None
+    if not match:
+        _fail(where, text, "expected 'HH:MM-HH:MM' in UTC, e.g. '02:00-04:00'")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    return h1 * 60 + m1, (h2 * 60 + m2) if (h2 * 60 + m2) > (h1 * 60 + m1) else (h2 * 60 + m2) + 1440
+
+
+def _parse_maintenance_window(text: str) -> tuple[int, int]:
+    match = _MAINTENANCE_RE.match(text) if isinstance(text, str) else None
+    if not match:
+        _fail(
+            "database.maintenance_window",
+            text,
+            "expected 'ddd:HH:MM-ddd:HH:MM' in UTC with ddd one of mon..sun, e.g. 'sun:04:30-sun:05:30'",
+        )
+    d1, h1, m1, d2, h2, m2 = match.groups()
+    start = _WEEKDAYS.index(d1) * 1440 + int(h1) * 60 + int(m1)
+    end = _WEEKDAYS.index(d2) * 1440 + int(h2) * 60 + int(m2)
+    return start, end if end > start else end + 7 * 1440
+
+
+def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
+    week = 7 * 1440
+    return any(a_start < b_end + k and b_start + k < a_end for k in (-week, 0, week))
+
+
+def window_minutes(text: str) -> tuple[int, int]:
+    """Start and end of an 'HH:MM-HH:MM' window in minutes after midnight (end may pass 1440)."""
+    return _parse_window("window", text)
+
+
+__all__ = [
+    "CLOUDWATCH_LOG_RETENTION_DAYS",
+    "CLOUDWATCH_METRIC_RETENTION_MONTHS",
+    "PITR_RPO_MINUTES",
+    "BackupPolicy",
+    "BackupRule",
+    "ConfigBackupSpec",
+    "DatabaseBackupSpec",
+    "PolicyError",
+    "ResourceType",
+    "SelectionTag",
+    "VaultLock",
+    "VaultLockMode",
+]

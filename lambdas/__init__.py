@@ -1,0 +1,1 @@
+"""Runtime code of the Lambda functions (never imports aws_cdk)."""

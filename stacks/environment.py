@@ -1,0 +1,210 @@
+"""One environment's stacks: data (VPC, PostgreSQL, log groups), backup (vault, plan) and, where the
+policy names a DR region, the DR vault stack in that region."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, App, ArnFormat, AspectPriority, Aspects, Environment, RemovalPolicy, Stack, Tags, Validations
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_rds as rds
+from constructs import Construct
+
+from backup_constructs.database import EnforceBackupPolicy, database_instance_backup_props
+from backup_constructs.environments import EnvironmentConfig
+from backup_constructs.logs import explicit_lambda_log_groups, logs_key, policy_log_group
+from backup_constructs.strategy import BackupStrategy, DisasterRecoveryVault
+
+POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
+RDS_LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+def acknowledge(construct: Construct, rule: str, reason: str) -> None:
+    """Acknowledge one cdk-nag finding on one construct, with the reason it does not apply."""
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+class DataStack(Stack):
+    """The e-commerce PostgreSQL database (the reference data store) with the policy applied, its
+    VPC, and the application's log groups."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        self._zones = [f"{config.region}a", f"{config.region}b"]
+        super().__init__(scope, id_, **kwargs)
+        policy = config.policy
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            availability_zones=self._zones,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
+            ],
+            restrict_default_security_group=True,
+        )
+        flow_log_group = policy_log_group(self, "FlowLogGroup", policy=policy)
+        # A customer-managed policy instead of the inline one CDK would add to the flow-log role.
+        flow_log_role = iam.Role(
+            self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com")
+        )
+        iam.ManagedPolicy(
+            self,
+            "FlowLogWrite",
+            roles=[flow_log_role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    resources=[flow_log_group.log_group_arn],
+                )
+            ],
+        )
+        self.vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                flow_log_group, flow_log_role.without_policy_updates()
+            ),
+        )
+        self.db_security_group = ec2.SecurityGroup(
+            self, "DatabaseSecurityGroup", vpc=self.vpc, description="E-commerce database", allow_all_outbound=False
+        )
+        identifier = f"ecommerce-{config.name}"
+        self.db_instance_identifier = identifier
+        db_log_groups = [
+            policy_log_group(
+                self, f"DatabaseLog-{kind}", policy=policy, log_group_name=f"/aws/rds/instance/{identifier}/{kind}"
+            )
+            for kind in RDS_LOG_EXPORTS
+        ]
+        self.db_kms_key = kms.Key(
+            self,
+            "DatabaseKey",
+            description=f"Encrypts the {identifier} database storage and its master secret",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.db_instance = rds.DatabaseInstance(
+            self,
+            "Database",
+            instance_identifier=identifier,
+            engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
+            instance_type=ec2.InstanceType.of(ec2.InstanceClass.M7G, ec2.InstanceSize.LARGE),
+            vpc=self.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[self.db_security_group],
+            credentials=rds.Credentials.from_username("ecommerce_admin"),
+            manage_master_user_password=True,
+            storage_encryption_key=self.db_kms_key,
+            allocated_storage=100,
+            max_allocated_storage=500,
+            iam_authentication=True,
+            cloudwatch_logs_exports=list(RDS_LOG_EXPORTS),
+            auto_minor_version_upgrade=True,
+            publicly_accessible=False,
+            removal_policy=RemovalPolicy.SNAPSHOT,
+            **database_instance_backup_props(policy),
+        )
+        for group in db_log_groups:
+            self.db_instance.node.add_dependency(group)
+        tag = policy.selection_tag
+        Tags.of(self.db_instance).add(tag.key, tag.value)
+        acknowledge(
+            self.db_instance,
+            "AwsSolutions::AwsSolutions-RDS11",
+            "Clients use the PostgreSQL default port; a non-default port hides nothing from a scanner "
+            "inside the VPC, and access is limited by the security group with no ingress by default.",
+        )
+        self.application_log_groups = [
+            policy_log_group(self, f"AppLog{i}", policy=policy, log_group_name=name)
+            for i, name in enumerate(config.application_log_groups)
+        ]
+        logs_key(self)
+
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Explicit zones: no context lookup, so synth needs no AWS credentials."""
+        return self._zones
+
+
+class BackupStack(Stack):
+    """The environment's AWS Backup vault, plan and selection."""
+
+    def __init__(
+        self, scope: Construct, id_: str, *, config: EnvironmentConfig, database_identifier: str, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        # By ARN rather than a cross-stack reference: the database also carries the selection tag,
+        # and an export would pin the data stack to this one.
+        database_arn = self.format_arn(
+            service="rds", resource="db", resource_name=database_identifier, arn_format=ArnFormat.COLON_RESOURCE_NAME
+        )
+        self.strategy = BackupStrategy(
+            self,
+            "Strategy",
+            policy=config.policy,
+            resources=[backup.BackupResource.from_arn(database_arn)],
+            exempt_principal_arns=config.break_glass_role_arns,
+        )
+        for managed in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
+            acknowledge(
+                self.strategy.backup_selection,
+                f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{managed}]",
+                f"The AWS Backup selection role uses {managed}, the policy AWS maintains for the "
+                "backup service as it adds resource types and API actions.",
+            )
+
+
+class DisasterRecoveryStack(Stack):
+    """The copy-target vault in the DR region."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.dr_vault = DisasterRecoveryVault(
+            self, "DrVault", policy=config.policy, exempt_principal_arns=config.break_glass_role_arns
+        )
+
+
+def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
+    """Every stack of one environment, with the backup policy enforced on all of them."""
+    common: dict[str, Any] = {"termination_protection": config.termination_protection}
+    primary = Environment(account=config.account, region=config.region)
+    stacks: list[Stack] = []
+    dr_stack: Stack | None = None
+    if config.dr_region:
+        dr_stack = DisasterRecoveryStack(
+            app,
+            config.stack_name("backup-dr"),
+            config=config,
+            env=Environment(account=config.account, region=config.dr_region),
+            description=f"{config.name}: backup copy vault in the DR region {config.dr_region}",
+            **common,
+        )
+        stacks.append(dr_stack)
+    data = DataStack(
+        app,
+        config.stack_name("data"),
+        config=config,
+        env=primary,
+        description=f"{config.name}: e-commerce database and log groups under the backup policy",
+        **common,
+    )
+    backup_stack = BackupStack(
+        app,
+        config.stack_name("backup"),
+        config=config,
+        database_identifier=data.db_instance_identifier,
+        env=primary,
+        description=f"{config.name}: AWS Backup vault, plan and selection",
+        **common,
+    )
+    if dr_stack is not None:
+        backup_stack.add_stack_dependency(dr_stack, "copies go to the DR vault, which must exist first")
+    stacks += [data, backup_stack]
+    for stack in stacks:
+        explicit_lambda_log_groups(stack, policy=config.policy)
+        Aspects.of(stack).add(EnforceBackupPolicy(config.policy), priority=AspectPriority.MUTATING)
+        Tags.of(stack).add("environment", config.name)
+    return stacks

@@ -1,0 +1,70 @@
+"""Shared fixtures: the pinned Node.js first on PATH (jsii runs on it), and one synthesized app."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_NODE_BIN = ROOT / "node_modules" / ".bin"
+if _NODE_BIN.is_dir() and str(_NODE_BIN) not in os.environ.get("PATH", ""):
+    os.environ["PATH"] = f"{_NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
+
+
+def cdk_json_context() -> dict[str, Any]:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    assert isinstance(context, dict)
+    return context
+
+
+@dataclass
+class Synthesized:
+    """A synthesized cloud assembly: templates by stack name, and the assembly directory."""
+
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    regions: dict[str, str]
+    termination_protection: dict[str, bool]
+
+    def resources(self, stack: str, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.templates[stack]["Resources"].items() if v["Type"] == type_}
+
+
+def synth_app(outdir: Path, context: dict[str, Any] | None = None) -> Synthesized:
+    from aws_cdk import App
+
+    from app import build_app
+
+    app = build_app(App(outdir=str(outdir), context=context or cdk_json_context()))
+    assembly = app.synth()
+    templates, regions, protection = {}, {}, {}
+    for stack in assembly.stacks:
+        templates[stack.stack_name] = stack.template
+        regions[stack.stack_name] = stack.environment.region
+        protection[stack.stack_name] = bool(stack.termination_protection)
+    return Synthesized(outdir, templates, regions, protection)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The whole app (every environment, cdk-nag packs registered), synthesized once per session."""
+    return synth_app(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture
+def fresh_stack() -> Iterator[Callable[..., Any]]:
+    """A factory for a fresh Stack in a fresh App with a fixed environment."""
+    from aws_cdk import App, Environment, Stack
+
+    def make(region: str = "us-east-1") -> Stack:
+        app = App()
+        return Stack(app, "TestStack", env=Environment(account="111111111111", region=region))
+
+    yield make
