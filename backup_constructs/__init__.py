@@ -27,7 +27,18 @@ _LAZY = {
     "database_cluster_backup_props": "backup_constructs.database",
 }
 
-__all__ = ["BackupPolicy", "BackupRule", "PolicyError", "ResourceType", *_LAZY]
+__all__ = [
+    "BackupPolicy",
+    "BackupRule",
+    "BackupStrategy",
+    "DisasterRecoveryVault",
+    "EnforceBackupPolicy",
+    "PolicyError",
+    "ProtectedBackupVault",
+    "ResourceType",
+    "database_cluster_backup_props",
+    "database_instance_backup_props",
+]
 
 
 def __getattr__(name: str) -> Any:

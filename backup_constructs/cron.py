@@ -8,25 +8,25 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 _CRON_RE = re.compile(r"^cron\((?P<body>[^()]*)\)$")
 _DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
 _MONTH_NAMES = {
     name: i + 1
-    for i, name in enumerate(
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-    )
+    for i, name in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
 }
 # (name, lowest, highest, names) of the first five fields; the year field only accepts "*".
-_FIELDS = (
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minutes", 0, 59, {}),
     ("hours", 0, 23, {}),
     ("day-of-month", 1, 31, {}),
     ("month", 1, 12, _MONTH_NAMES),
     ("day-of-week", 1, 7, _DAY_NAMES),
 )
-# A non-leap reference year that starts on a Monday, so weekly and monthly schedules repeat in it.
-_REFERENCE_YEAR = 2029
+# Gaps are measured over two real calendar years, so weekly, monthly and year-end gaps are exact.
+_REFERENCE_START = dt.date(2029, 1, 1)
+_REFERENCE_DAYS = 730
 
 
 class CronError(ValueError):
@@ -58,12 +58,10 @@ class CronSchedule:
         if parts[5] != "*":
             raise CronError(f"{expression!r}: the year field must be '*' (schedules repeat every year)")
         if (parts[2] == "?") == (parts[4] == "?"):
-            raise CronError(
-                f"{expression!r}: exactly one of day-of-month and day-of-week must be '?'"
-            )
+            raise CronError(f"{expression!r}: exactly one of day-of-month and day-of-week must be '?'")
         values = [
             None if part == "?" else _parse_field(part, *spec, expression)
-            for part, spec in zip(parts[:5], _FIELDS)
+            for part, spec in zip(parts[:5], _FIELDS, strict=True)
         ]
         minutes, hours, dom, months, dow = values
         if minutes is None or hours is None or months is None:
@@ -78,42 +76,35 @@ class CronSchedule:
         assert self.days_of_week is not None
         return (day.isoweekday() % 7) + 1 in self.days_of_week
 
-    def fire_minutes_in_year(self) -> list[int]:
-        """Minutes since the start of the reference year at which the schedule fires, sorted."""
-        start = dt.date(_REFERENCE_YEAR, 1, 1)
+    def fire_minutes(self) -> list[int]:
+        """Minutes since the start of the reference period at which the schedule fires, sorted."""
         times_of_day = sorted(h * 60 + m for h in self.hours for m in self.minutes)
         out: list[int] = []
-        for offset in range(365):
-            if self.fires_on(start + dt.timedelta(days=offset)):
+        for offset in range(_REFERENCE_DAYS):
+            if self.fires_on(_REFERENCE_START + dt.timedelta(days=offset)):
                 out.extend(offset * 1440 + t for t in times_of_day)
         return out
 
 
 def max_gap_minutes(schedules: list[CronSchedule]) -> int:
-    """The longest time between two consecutive fires of any of ``schedules`` (cyclic over a year)."""
-    fires = sorted({t for s in schedules for t in s.fire_minutes_in_year()})
-    if not fires:
+    """The longest time between two consecutive fires of any of ``schedules``."""
+    fires = sorted({t for s in schedules for t in s.fire_minutes()})
+    if len(fires) < 2:
         raise CronError(
-            "the schedules never fire in a year: "
-            + ", ".join(repr(s.expression) for s in schedules)
+            "the schedules fire less than twice in two years: " + ", ".join(repr(s.expression) for s in schedules)
         )
-    year = 365 * 1440
-    gaps = [b - a for a, b in zip(fires, fires[1:])]
-    gaps.append(fires[0] + year - fires[-1])
-    return max(gaps)
+    return max(b - a for a, b in pairwise(fires))
 
 
 def min_gap_minutes(schedule: CronSchedule) -> int:
     """The shortest time between two consecutive fires of one schedule."""
-    fires = schedule.fire_minutes_in_year()
+    fires = schedule.fire_minutes()
     if len(fires) < 2:
-        return 365 * 1440
-    return min(b - a for a, b in zip(fires, fires[1:]))
+        return _REFERENCE_DAYS * 1440
+    return min(b - a for a, b in pairwise(fires))
 
 
-def _parse_field(
-    text: str, name: str, low: int, high: int, names: dict[str, int], expression: str
-) -> frozenset[int]:
+def _parse_field(text: str, name: str, low: int, high: int, names: dict[str, int], expression: str) -> frozenset[int]:
     out: set[int] = set()
     for item in text.split(","):
         step = 1

@@ -138,8 +138,7 @@ class EnforceBackupPolicy:
     def _warn(self, node: Any, prop: str, old: object, new: object) -> None:
         Annotations.of(node).add_warning_v2(
             f"backup-policy:{prop}",
-            f"{node.node.path}: {prop} changed from {old!r} to {new!r} by the "
-            f"{self.policy.environment} backup policy",
+            f"{node.node.path}: {prop} changed from {old!r} to {new!r} by the {self.policy.environment} backup policy",
         )
 
     def _error(self, node: Any, prop: str, current: object, wanted: object) -> None:

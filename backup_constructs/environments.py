@@ -68,7 +68,10 @@ class EnvironmentConfig:
         overrides.setdefault("environment", name)
         if "drRegion" in raw:
             overrides["drRegion"] = raw["drRegion"]
-        policy = BackupPolicy.from_context(overrides, base=base)
+        try:
+            policy = BackupPolicy.from_context(overrides, base=base)
+        except PolicyError as err:
+            raise PolicyError(f"{where}.{err}") from None
         if policy.dr_region == region:
             _fail(f"{where}.drRegion", policy.dr_region, "the DR region must differ from the primary region")
         log_groups = raw.get("applicationLogGroups", [])

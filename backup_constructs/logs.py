@@ -12,7 +12,7 @@ from constructs import Construct
 from backup_constructs.policy import CLOUDWATCH_LOG_RETENTION_DAYS, BackupPolicy
 
 _RETENTION_NAMES = dict(
-    zip(CLOUDWATCH_LOG_RETENTION_DAYS, [m.name for m in logs.RetentionDays if m.name != "INFINITE"])
+    zip(CLOUDWATCH_LOG_RETENTION_DAYS, [m.name for m in logs.RetentionDays if m.name != "INFINITE"], strict=True)
 )
 _LOGS_KEY_ID = "LogsKey"
 
@@ -44,16 +44,16 @@ def logs_key(scope: Construct) -> kms.IKey:
             conditions={
                 "ArnLike": {
                     "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                        service="logs", resource="log-group", resource_name="*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
                     )
                 }
             },
         )
     )
     return key
-
-
-
 
 
 def policy_log_group(
@@ -81,7 +81,7 @@ def explicit_lambda_log_groups(scope: Construct, *, policy: BackupPolicy) -> lis
         if isinstance(node, lambda_.CfnFunction) and node.logging_config is not None:
             continue
         parent = node.node.scope
-        assert parent is not None
+        assert isinstance(parent, Construct)
         group = policy_log_group(parent, f"{node.node.id}LogGroup", policy=policy)
         node.add_property_override("LoggingConfig.LogGroup", group.log_group_name)
         created.append(group)

@@ -12,7 +12,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from backup_constructs.cron import CronError, CronSchedule, max_gap_minutes, min_gap_minutes
@@ -48,7 +48,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 
 
-class ResourceType(str, Enum):
+class ResourceType(StrEnum):
     """Resource types AWS Backup protects, as AWS Backup names them."""
 
     RDS = "RDS"
@@ -69,7 +69,7 @@ class ResourceType(str, Enum):
         return self in (ResourceType.RDS, ResourceType.AURORA)
 
 
-class VaultLockMode(str, Enum):
+class VaultLockMode(StrEnum):
     GOVERNANCE = "governance"
     COMPLIANCE = "compliance"
 
@@ -444,7 +444,10 @@ def _override(current: Any, overrides: Mapping[str, Any], where: str) -> Any:
             changes[name] = _override_rules(old, value, f"{where}.{key}")
         else:
             changes[name] = _convert(hints[name], old, value, f"{where}.{key}")
-    return dataclasses.replace(current, **changes)
+    try:
+        return dataclasses.replace(current, **changes)
+    except PolicyError as err:
+        raise PolicyError(f"{where}: {err}") from None
 
 
 def _override_rules(rules: tuple[BackupRule, ...], value: Any, where: str) -> tuple[BackupRule, ...]:

@@ -44,14 +44,10 @@ def achieved_rpo(policy: BackupPolicy, resource_type: ResourceType) -> RpoAssess
     target = policy.rpo_target_minutes
     if resource_type.supports_continuous_backup and policy.continuous_rules:
         days = max(r.retention_days for r in policy.continuous_rules)
-        return RpoAssessment(
-            resource_type, PITR_RPO_MINUTES, f"AWS Backup continuous backup (PITR, {days} d)", target
-        )
+        return RpoAssessment(resource_type, PITR_RPO_MINUTES, f"AWS Backup continuous backup (PITR, {days} d)", target)
     if resource_type.has_native_pitr and policy.rds_automated_backup_retention_days >= 1:
         days = policy.rds_automated_backup_retention_days
-        return RpoAssessment(
-            resource_type, PITR_RPO_MINUTES, f"RDS automated backups (PITR, {days} d)", target
-        )
+        return RpoAssessment(resource_type, PITR_RPO_MINUTES, f"RDS automated backups (PITR, {days} d)", target)
     rules = list(policy.snapshot_rules) or list(policy.rules)
     worst = _snapshot_interval(policy, rules, resource_type)
     return RpoAssessment(resource_type, worst, f"scheduled snapshots ({_describe(rules)})", target)

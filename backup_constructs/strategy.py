@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from constructs import IValidation
 from aws_cdk import Annotations, ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from backup_constructs.policy import BackupPolicy, BackupRule, VaultLock, VaultLockMode
 from backup_constructs.rpo import policy_findings

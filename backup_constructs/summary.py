@@ -30,7 +30,10 @@ def assembly_stacks(assembly: Path) -> dict[str, dict[str, object]]:
 def environment_summary(config: EnvironmentConfig, stacks: dict[str, dict[str, object]]) -> list[str]:
     policy = config.policy
     db = policy.database
-    lines = [f"== {config.name} ({config.account}, {config.region}" + (f", DR {policy.dr_region})" if policy.dr_region else ")")]
+    lines = [
+        f"== {config.name} ({config.account}, {config.region}"
+        + (f", DR {policy.dr_region})" if policy.dr_region else ")")
+    ]
     mine = {n: s for n, s in stacks.items() if n.startswith(config.stack_name(""))}
     lines.append("  stacks:")
     lines += [f"    {name:<40} {info['region']:<12} {info['resources']:>3} resources" for name, info in mine.items()]
@@ -58,12 +61,14 @@ def environment_summary(config: EnvironmentConfig, stacks: dict[str, dict[str, o
         f"  kubernetes config: kept {cfg.retention_days} d, on deploy {'yes' if cfg.on_deploy else 'no'}, "
         f"schedule {cfg.schedule}"
     )
-    lines.append(f"  RPO (target {format_minutes(policy.rpo_target_minutes)}), RTO target {format_minutes(policy.rto_target_minutes)}:")
+    rpo, rto = format_minutes(policy.rpo_target_minutes), format_minutes(policy.rto_target_minutes)
+    lines.append(f"  RPO (target {rpo}), RTO target {rto}:")
     for resource_type in policy.protected_resource_types:
         a = achieved_rpo(policy, resource_type)
         verdict = "meets" if a.meets_target else "MISSES"
         lines.append(
-            f"    {resource_type.value:<8} {format_minutes(a.worst_case_minutes):>7} {verdict} target  via {a.mechanism}"
+            f"    {resource_type.value:<8} {format_minutes(a.worst_case_minutes):>7} {verdict} target"
+            f"  via {a.mechanism}"
         )
         dr = achieved_dr_rpo(policy, resource_type)
         if dr is not None:

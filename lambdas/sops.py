@@ -75,9 +75,7 @@ _INT64_MIN: Final = -(2**63)
 _INT64_MAX: Final = 2**63 - 1
 _YAML_WIDTH: Final = 1 << 16
 # sha256(b"sops"): seeds the MAC of files written with mac_only_encrypted: true.
-_MAC_ONLY_ENCRYPTED_INIT: Final = bytes.fromhex(
-    "8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69"
-)
+_MAC_ONLY_ENCRYPTED_INIT: Final = bytes.fromhex("8a3fd2ad54ce66527b1034f3d147be0b0b975b3bf44f72c6fdadec8176f27d69")
 _ENC_RE: Final = re.compile(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]")
 _KEY_ARN_RE: Final = re.compile(
     r"^arn:aws[a-z-]*:kms:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)"
@@ -133,7 +131,7 @@ class KmsClient(Protocol):
         ...
 
 
-KmsForRegion = Callable[[str], KmsClient]
+KmsForRegion: TypeAlias = Callable[[str], KmsClient]
 """Returns the KMS client of a region; may raise if the region is unavailable."""
 
 
@@ -251,29 +249,22 @@ def encrypt_document(
 def _wrap_data_key(client: KmsClient, arn: str, data_key: bytes) -> str:
     try:
         response = client.encrypt(KeyId=arn, Plaintext=data_key)
-    except Exception as exc:  # noqa: BLE001 - reported by AWS error code
+    except Exception as exc:
         code = _error_code(exc)
-        raise SopsEncryptError(
-            f"KMS key {arn} could not encrypt the data key ({code})"
-        ) from None
+        raise SopsEncryptError(f"KMS key {arn} could not encrypt the data key ({code})") from None
     blob = response.get("CiphertextBlob")
     if not isinstance(blob, bytes | bytearray) or not blob:
         raise SopsEncryptError(f"KMS key {arn} returned no CiphertextBlob")
     return base64.b64encode(bytes(blob)).decode("ascii")
 
 
-def _encrypt_value(
-    key: bytes, value: Scalar, additional_data: str, path: Sequence[str]
-) -> str:
+def _encrypt_value(key: bytes, value: Scalar, additional_data: str, path: Sequence[str]) -> str:
     if isinstance(value, str) and not value:
         return ""  # sops leaves empty strings as they are
     iv = os.urandom(_IV_BYTES)
     sealed = AESGCM(key).encrypt(iv, _to_bytes(value, path), additional_data.encode())
     data, tag = sealed[:-_TAG_BYTES], sealed[-_TAG_BYTES:]
-    return (
-        f"ENC[AES256_GCM,data:{_b64(data)},iv:{_b64(iv)},tag:{_b64(tag)},"
-        f"type:{_type_name(value)}]"
-    )
+    return f"ENC[AES256_GCM,data:{_b64(data)},iv:{_b64(iv)},tag:{_b64(tag)},type:{_type_name(value)}]"
 
 
 # --------------------------------------------------------------------------
@@ -330,9 +321,7 @@ def decrypt_document(text: str, kms_for_region: KmsForRegion) -> dict[str, Any]:
     raise failure
 
 
-def _decrypt_and_verify(
-    body: Mapping[str, Any], data_key: bytes, meta: _Metadata
-) -> dict[str, Any]:
+def _decrypt_and_verify(body: Mapping[str, Any], data_key: bytes, meta: _Metadata) -> dict[str, Any]:
     stored_mac = _decrypt_value(data_key, meta.mac, meta.mac_aad, ("sops", "mac"))
     if not isinstance(stored_mac, str):
         raise SopsMacError("sops.mac is not a string")
@@ -358,18 +347,14 @@ def _decrypt_and_verify(
     return tree
 
 
-def _decrypt_value(
-    key: bytes, text: str, additional_data: str, path: Sequence[str]
-) -> Scalar:
+def _decrypt_value(key: bytes, text: str, additional_data: str, path: Sequence[str]) -> Scalar:
     if not text:
         return ""
     match = _ENC_RE.match(text)
     if match is None:
         raise SopsMacError(f"value at {_where(path)} is not sops-encrypted")
     try:
-        data, iv, tag = (
-            base64.b64decode(match.group(i), validate=True) for i in (1, 2, 3)
-        )
+        data, iv, tag = (base64.b64decode(match.group(i), validate=True) for i in (1, 2, 3))
     except (binascii.Error, ValueError):
         raise SopsMacError(f"value at {_where(path)} has invalid base64") from None
     if len(iv) < 8 or len(tag) != _TAG_BYTES:
@@ -378,8 +363,7 @@ def _decrypt_value(
         plain = AESGCM(key).decrypt(iv, data + tag, additional_data.encode())
     except InvalidTag:
         raise SopsMacError(
-            f"value at {_where(path)} failed authentication "
-            "(tampered, moved, or encrypted with another data key)"
+            f"value at {_where(path)} failed authentication (tampered, moved, or encrypted with another data key)"
         ) from None
     return _parse_typed(plain, match.group(4), path)
 
@@ -412,9 +396,7 @@ def _parse_typed(plain: bytes, kind: str, path: Sequence[str]) -> Scalar:
     raise SopsFormatError(f"value at {_where(path)} is not a valid {kind}")
 
 
-def _unwrap_data_key(
-    entries: Sequence[tuple[str, str]], kms_for_region: KmsForRegion
-) -> bytes:
+def _unwrap_data_key(entries: Sequence[tuple[str, str]], kms_for_region: KmsForRegion) -> bytes:
     if not entries:
         raise SopsDecryptError("the file has no AWS KMS key in its sops metadata")
     failures: list[tuple[str, str]] = []
@@ -424,7 +406,7 @@ def _unwrap_data_key(
             client = kms_for_region(region_from_arn(arn))
             response = client.decrypt(CiphertextBlob=blob, KeyId=arn)
             data_key = response["Plaintext"]
-        except Exception as exc:  # noqa: BLE001 - any failure: try the next key
+        except Exception as exc:
             code = _error_code(exc)
             _LOG.warning("KMS key %s could not decrypt the data key: %s", arn, code)
             failures.append((arn, code))
@@ -434,9 +416,7 @@ def _unwrap_data_key(
             return bytes(data_key)
         failures.append((arn, "InvalidDataKey"))
     tried = ", ".join(f"{arn} ({code})" for arn, code in failures)
-    raise SopsDecryptError(
-        f"no KMS key could decrypt the sops data key; tried: {tried}", failures
-    )
+    raise SopsDecryptError(f"no KMS key could decrypt the sops data key; tried: {tried}", failures)
 
 
 def _error_code(exc: BaseException) -> str:
@@ -478,15 +458,11 @@ class _Rules:
 
     def should_encrypt(self, path: Sequence[str]) -> bool:
         encrypted = True
-        if self.unencrypted_suffix and any(
-            key.endswith(self.unencrypted_suffix) for key in path
-        ):
+        if self.unencrypted_suffix and any(key.endswith(self.unencrypted_suffix) for key in path):
             encrypted = False
         if self.encrypted_suffix:
             encrypted = any(key.endswith(self.encrypted_suffix) for key in path)
-        if self.unencrypted_regex is not None and any(
-            self.unencrypted_regex.search(key) for key in path
-        ):
+        if self.unencrypted_regex is not None and any(self.unencrypted_regex.search(key) for key in path):
             encrypted = False
         if self.encrypted_regex is not None:
             encrypted = any(self.encrypted_regex.search(key) for key in path)
@@ -505,9 +481,7 @@ def _compile(pattern: str, name: str) -> re.Pattern[str] | None:
 class _Metadata:
     """The parts of the ``sops`` block needed to decrypt."""
 
-    def __init__(
-        self, kms_entries: list[tuple[str, str]], mac: str, mac_aad: str, rules: _Rules
-    ) -> None:
+    def __init__(self, kms_entries: list[tuple[str, str]], mac: str, mac_aad: str, rules: _Rules) -> None:
         self.kms_entries = kms_entries
         self.mac = mac
         self.mac_aad = mac_aad
@@ -604,9 +578,7 @@ def _walk(node: Any, path: tuple[str, ...], on_leaf: _OnLeaf) -> Any:
         out: dict[str, Any] = {}
         for key, value in node.items():
             if not isinstance(key, str):
-                raise SopsFormatError(
-                    f"non-string key of type {type(key).__name__} at {_where(path)}"
-                )
+                raise SopsFormatError(f"non-string key of type {type(key).__name__} at {_where(path)}")
             out[key] = _walk(value, (*path, key), on_leaf)
         return out
     if isinstance(node, list | tuple):
@@ -615,9 +587,7 @@ def _walk(node: Any, path: tuple[str, ...], on_leaf: _OnLeaf) -> Any:
         return None  # sops neither encrypts nor hashes nulls
     if isinstance(node, str | bool | int | float):
         return on_leaf(node, path)
-    raise SopsFormatError(
-        f"unsupported value of type {type(node).__name__} at {_where(path)}"
-    )
+    raise SopsFormatError(f"unsupported value of type {type(node).__name__} at {_where(path)}")
 
 
 def _to_bytes(value: Scalar, path: Sequence[str]) -> bytes:
@@ -698,12 +668,8 @@ _GO_FLOAT_WORDS: Final = {
     **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
     **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
 }
-_GO_INT_RE: Final = re.compile(
-    r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|0[0-7]*|[1-9][0-9]*)"
-)
-_GO_FLOAT_RE: Final = re.compile(
-    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-)
+_GO_INT_RE: Final = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|0[0-7]*|[1-9][0-9]*)")
+_GO_FLOAT_RE: Final = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _GO_DOT_FLOAT_RE: Final = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?")
 
 
@@ -766,9 +732,7 @@ def _construct_go_number(loader: yaml.SafeLoader, node: yaml.Node) -> int | floa
     value = loader.construct_scalar(node)  # type: ignore[arg-type]
     parsed = _go_plain_scalar(str(value)) if value else None
     if isinstance(parsed, bool) or not isinstance(parsed, int | float):
-        raise yaml.constructor.ConstructorError(
-            None, None, f"invalid {node.tag}", node.start_mark
-        )
+        raise yaml.constructor.ConstructorError(None, None, f"invalid {node.tag}", node.start_mark)
     return float(parsed) if node.tag.endswith(":float") else parsed
 
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, App, ArnFormat, AspectPriority, Aspects, Environment, RemovalPolicy, Stack, Tags, Validations
+from aws_cdk import (
+    Acknowledgment,
+    App,
+    ArnFormat,
+    AspectPriority,
+    Aspects,
+    Environment,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Tags,
+    Validations,
+)
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -32,13 +44,12 @@ class DataStack(Stack):
     VPC, and the application's log groups."""
 
     def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
-        self._zones = [f"{config.region}a", f"{config.region}b"]
         super().__init__(scope, id_, **kwargs)
         policy = config.policy
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            availability_zones=self._zones,
+            max_azs=2,
             nat_gateways=0,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
@@ -47,9 +58,7 @@ class DataStack(Stack):
         )
         flow_log_group = policy_log_group(self, "FlowLogGroup", policy=policy)
         # A customer-managed policy instead of the inline one CDK would add to the flow-log role.
-        flow_log_role = iam.Role(
-            self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com")
-        )
+        flow_log_role = iam.Role(self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"))
         iam.ManagedPolicy(
             self,
             "FlowLogWrite",
@@ -122,11 +131,11 @@ class DataStack(Stack):
         ]
         logs_key(self)
 
-
     @property
     def availability_zones(self) -> list[str]:
-        """Explicit zones: no context lookup, so synth needs no AWS credentials."""
-        return self._zones
+        """The region's first two zones, resolved at deploy time (Fn::GetAZs): no context lookup,
+        so synth needs no AWS credentials, and no zone name hard-coded in the template."""
+        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
 
 
 class BackupStack(Stack):

@@ -64,7 +64,7 @@ def test_both_presets_share_the_guides_database_settings(preset: Any) -> None:
 
 def test_daily_rule_runs_inside_the_guides_backup_window() -> None:
     daily = BackupPolicy.production().rules[0]
-    start = daily.cron.fire_minutes_in_year()[0] % 1440
+    start = daily.cron.fire_minutes()[0] % 1440
     assert start == 2 * 60
     assert start + daily.completion_window_minutes <= 4 * 60
 
@@ -197,7 +197,10 @@ def test_changing_hourly_to_every_30_minutes_is_one_edit_and_is_checked() -> Non
         ({"logRetentionDay": 30}, r"policy.logRetentionDay: got 30; unknown key; allowed: .*log_retention_days"),
         ({"database": {"backupWindw": "01:00-02:00"}}, r"policy.database.backupWindw: got '01:00-02:00'; unknown key"),
         ({"rules": {"weekly": {"retentionDays": 1}}}, r"policy.rules.weekly: .*no such rule"),
-        ({"rules": [{"name": "x", "schedule": "cron(0 2 * * ? *)"}]}, r"missing required keys: purpose, retention_days"),
+        (
+            {"rules": [{"name": "x", "schedule": "cron(0 2 * * ? *)"}]},
+            r"missing required keys: purpose, retention_days",
+        ),
         ({"logRetentionDays": "90"}, r"policy.logRetentionDays: got '90'; expected a whole number"),
         ({"database": {"multiAz": "yes"}}, r"policy.database.multiAz: got 'yes'; expected true or false"),
         ({"protectedResourceTypes": ["Redshift"]}, r"protectedResourceTypes\[0\]: got 'Redshift'; allowed: RDS"),

@@ -45,9 +45,7 @@ DB_PASSWORD = "Pg-s3cr3t-9f8e7d6c5b4a"
 DB_USER = "svc_backup_writer_31337"
 API_TOKEN = "tok_live_5Zq9XwVb7NcR2mLp"
 DSN = "postgresql://svc_backup_writer_31337@db.internal:5432/app"
-DOCKER_CONFIG = json.dumps(
-    {"auths": {"registry.example.com": {"auth": _b64("robot:Rg7-hunter2-xyz")}}}
-)
+DOCKER_CONFIG = json.dumps({"auths": {"registry.example.com": {"auth": _b64("robot:Rg7-hunter2-xyz")}}})
 # Every secret value in its plain form; the tests also look for base64 forms.
 SECRET_VALUES = (DB_PASSWORD, DB_USER, API_TOKEN, DSN, DOCKER_CONFIG)
 
@@ -175,9 +173,7 @@ def sops_kms() -> Iterator[SopsKms]:
 @pytest.fixture(scope="module")
 def sops_encrypted(sops_kms: SopsKms) -> str:
     """SECRETS_LIST encrypted with the primary and the DR key."""
-    return encrypt_document(
-        SECRETS_LIST, sops_kms.clients_by_arn(sops_kms.primary_arn, sops_kms.dr_arn)
-    )
+    return encrypt_document(SECRETS_LIST, sops_kms.clients_by_arn(sops_kms.primary_arn, sops_kms.dr_arn))
 
 
 @pytest.fixture(scope="module")
@@ -198,9 +194,7 @@ def _plain_yaml_for_go(doc: Any) -> str:
     return yaml.safe_dump(doc, sort_keys=False, default_style='"')
 
 
-def _run_sops(
-    binary: Path, kms: SopsKms, cwd: Path, *args: str
-) -> subprocess.CompletedProcess[str]:
+def _run_sops(binary: Path, kms: SopsKms, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(binary), *args],
         cwd=cwd,
@@ -217,9 +211,7 @@ def _run_sops(
 # --------------------------------------------------------------------------
 
 
-def test_round_trip_gives_the_same_document(
-    sops_kms: SopsKms, sops_encrypted: str
-) -> None:
+def test_round_trip_gives_the_same_document(sops_kms: SopsKms, sops_encrypted: str) -> None:
     assert decrypt_document(sops_encrypted, sops_kms.for_region) == SECRETS_LIST
 
 
@@ -283,9 +275,7 @@ def test_output_layout(sops_kms: SopsKms) -> None:
 # --------------------------------------------------------------------------
 
 
-def test_real_sops_decrypts_our_file(
-    sops_kms: SopsKms, sops_encrypted: str, sops_binary: Path, tmp_path: Path
-) -> None:
+def test_real_sops_decrypts_our_file(sops_kms: SopsKms, sops_encrypted: str, sops_binary: Path, tmp_path: Path) -> None:
     path = tmp_path / "secrets.enc.yaml"
     path.write_text(sops_encrypted)
     result = _run_sops(sops_binary, sops_kms, tmp_path, "--decrypt", str(path))
@@ -293,26 +283,20 @@ def test_real_sops_decrypts_our_file(
     assert yaml.safe_load(result.stdout) == SECRETS_LIST
 
 
-def test_real_sops_verifies_the_mac_of_non_string_values(
-    sops_kms: SopsKms, sops_binary: Path, tmp_path: Path
-) -> None:
+def test_real_sops_verifies_the_mac_of_non_string_values(sops_kms: SopsKms, sops_binary: Path, tmp_path: Path) -> None:
     doc = {
         "data": {"n": 5, "f": 1.5, "t": True, "e": "", "z": None, "l": ["a", 1]},
         "port": 5432,
         "debug": False,
     }
     path = tmp_path / "typed.enc.yaml"
-    path.write_text(
-        encrypt_document(doc, sops_kms.clients_by_arn(sops_kms.primary_arn))
-    )
+    path.write_text(encrypt_document(doc, sops_kms.clients_by_arn(sops_kms.primary_arn)))
     result = _run_sops(sops_binary, sops_kms, tmp_path, "--decrypt", str(path))
     assert result.returncode == 0, result.stderr  # sops refuses a MAC mismatch
     assert yaml.safe_load(result.stdout) == doc
 
 
-def test_we_decrypt_a_file_of_the_real_sops(
-    sops_kms: SopsKms, sops_binary: Path, tmp_path: Path
-) -> None:
+def test_we_decrypt_a_file_of_the_real_sops(sops_kms: SopsKms, sops_binary: Path, tmp_path: Path) -> None:
     (tmp_path / ".sops.yaml").write_text(
         yaml.safe_dump(
             {
@@ -350,9 +334,7 @@ def test_we_decrypt_real_sops_files_with_other_encryption_rules(
         ["--kms", arn, "--encrypted-suffix", "Data", "--mac-only-encrypted"],
     ]
     for flags in variants:
-        result = _run_sops(
-            sops_binary, sops_kms, tmp_path, "--encrypt", *flags, str(plain)
-        )
+        result = _run_sops(sops_binary, sops_kms, tmp_path, "--encrypt", *flags, str(plain))
         assert result.returncode == 0, result.stderr
         assert decrypt_document(result.stdout, sops_kms.for_region) == SECRETS_LIST
 
@@ -405,13 +387,9 @@ def test_dr_key_alone_decrypts(sops_kms: SopsKms, sops_encrypted: str) -> None:
     assert decrypt_document(sops_encrypted, dr_only) == SECRETS_LIST
 
 
-def test_dr_key_used_when_the_primary_kms_answers_with_an_error(
-    sops_kms: SopsKms, sops_encrypted: str
-) -> None:
+def test_dr_key_used_when_the_primary_kms_answers_with_an_error(sops_kms: SopsKms, sops_encrypted: str) -> None:
     # Every region gets the DR client: the primary ARN fails with an AWS error.
-    assert decrypt_document(
-        sops_encrypted, lambda _region: sops_kms.for_region(DR_REGION)
-    ) == (SECRETS_LIST)
+    assert decrypt_document(sops_encrypted, lambda _region: sops_kms.for_region(DR_REGION)) == (SECRETS_LIST)
 
 
 # --------------------------------------------------------------------------
@@ -473,18 +451,14 @@ TAMPERINGS = {
     "swap two list items": lambda t: _edit(t, _swap_items),
     "swap blocks between items": lambda t: _edit(t, _swap_stringdata_between_items),
     "drop a value": lambda t: _edit(t, _drop_value),
-    "plaintext in an encrypted place": lambda t: _edit(
-        t, _plain_value_in_encrypted_place
-    ),
+    "plaintext in an encrypted place": lambda t: _edit(t, _plain_value_in_encrypted_place),
     "lastmodified": lambda t: _edit(t, _change_lastmodified),
     "encryption rule": lambda t: _edit(t, _encrypted_regex_removed),
 }
 
 
 @pytest.mark.parametrize("tamper", TAMPERINGS.values(), ids=TAMPERINGS.keys())
-def test_tampered_file_is_refused(
-    sops_kms: SopsKms, sops_encrypted: str, tamper: Any
-) -> None:
+def test_tampered_file_is_refused(sops_kms: SopsKms, sops_encrypted: str, tamper: Any) -> None:
     tampered = tamper(sops_encrypted)
     assert tampered != sops_encrypted
     with pytest.raises(SopsMacError) as caught:
@@ -514,9 +488,7 @@ def _assert_no_secret(error: BaseException) -> None:
         assert secret not in message
 
 
-def test_no_reachable_key_names_the_arns_and_codes(
-    sops_kms: SopsKms, sops_encrypted: str
-) -> None:
+def test_no_reachable_key_names_the_arns_and_codes(sops_kms: SopsKms, sops_encrypted: str) -> None:
     with pytest.raises(SopsDecryptError) as caught:
         decrypt_document(sops_encrypted, _only_regions(sops_kms))
     message = str(caught.value)
@@ -530,9 +502,7 @@ def test_no_reachable_key_names_the_arns_and_codes(
 
 
 def test_kms_error_code_is_reported(sops_kms: SopsKms) -> None:
-    text = encrypt_document(
-        SECRETS_LIST, sops_kms.clients_by_arn(sops_kms.primary_arn)
-    )
+    text = encrypt_document(SECRETS_LIST, sops_kms.clients_by_arn(sops_kms.primary_arn))
     # The DR region's KMS does not know the primary key.
     with pytest.raises(SopsDecryptError) as caught:
         decrypt_document(text, lambda _region: sops_kms.for_region(DR_REGION))
@@ -544,9 +514,7 @@ def test_kms_error_code_is_reported(sops_kms: SopsKms) -> None:
 
 
 def test_entry_naming_the_wrong_key_is_refused(sops_kms: SopsKms) -> None:
-    text = encrypt_document(
-        SECRETS_LIST, sops_kms.clients_by_arn(sops_kms.primary_arn)
-    )
+    text = encrypt_document(SECRETS_LIST, sops_kms.clients_by_arn(sops_kms.primary_arn))
     wrong = text.replace(sops_kms.primary_arn, sops_kms.other_primary_arn)
     with pytest.raises(SopsDecryptError) as caught:
         decrypt_document(wrong, sops_kms.for_region)
@@ -626,9 +594,7 @@ def test_errors_share_a_base_class() -> None:
         assert issubclass(error, SopsError)
 
 
-def test_decrypt_does_not_mutate_or_share_state(
-    sops_kms: SopsKms, sops_encrypted: str
-) -> None:
+def test_decrypt_does_not_mutate_or_share_state(sops_kms: SopsKms, sops_encrypted: str) -> None:
     first = decrypt_document(sops_encrypted, sops_kms.for_region)
     expected = copy.deepcopy(first)
     first["items"][0]["data"]["password"] = "changed"

@@ -1,0 +1,209 @@
+"""The whole app: stacks per environment, cdk-nag, cfn-lint, determinism and snapshots."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.conftest import ROOT, Synthesized, synth_app
+
+EXPECTED_STACKS = {
+    "ecommerce-production-backup-dr": "us-west-2",
+    "ecommerce-production-data": "us-east-1",
+    "ecommerce-production-backup": "us-east-1",
+    "ecommerce-staging-data": "us-east-1",
+    "ecommerce-staging-backup": "us-east-1",
+}
+_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def test_every_environment_gets_its_stacks_in_the_right_regions(synthesized: Synthesized) -> None:
+    assert synthesized.regions == EXPECTED_STACKS
+
+
+def test_production_stacks_have_termination_protection_and_staging_does_not(synthesized: Synthesized) -> None:
+    for name, protected in synthesized.termination_protection.items():
+        assert protected is ("production" in name), name
+
+
+def test_database_is_multi_az_encrypted_tagged_and_exports_logs_to_explicit_groups(synthesized: Synthesized) -> None:
+    for env in ("production", "staging"):
+        (db,) = synthesized.resources(f"ecommerce-{env}-data", "AWS::RDS::DBInstance").values()
+        props = db["Properties"]
+        assert props["MultiAZ"] is True and props["StorageEncrypted"] is True
+        assert props["PreferredBackupWindow"] == "02:00-04:00"
+        assert props["EnableIAMDatabaseAuthentication"] is True
+        assert props["ManageMasterUserPassword"] is True
+        assert {"Key": "backup-policy", "Value": env} in props["Tags"]
+        assert props["EnableCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+        groups = synthesized.resources(f"ecommerce-{env}-data", "AWS::Logs::LogGroup").values()
+        names = {g["Properties"].get("LogGroupName") for g in groups}
+        assert {f"/aws/rds/instance/ecommerce-{env}/postgresql", f"/aws/rds/instance/ecommerce-{env}/upgrade"} <= names
+        assert db["DeletionPolicy"] == "Snapshot"
+
+
+def test_instance_retention_matches_who_manages_automated_backups(synthesized: Synthesized) -> None:
+    (prod,) = synthesized.resources("ecommerce-production-data", "AWS::RDS::DBInstance").values()
+    (staging,) = synthesized.resources("ecommerce-staging-data", "AWS::RDS::DBInstance").values()
+    assert prod["Properties"]["BackupRetentionPeriod"] == 7  # continuous rule's PITR window
+    assert staging["Properties"]["BackupRetentionPeriod"] == 30
+
+
+@pytest.mark.parametrize(("env", "days"), [("production", 90), ("staging", 30)])
+def test_every_log_group_has_the_environments_retention_and_a_kms_key(
+    synthesized: Synthesized, env: str, days: int
+) -> None:
+    groups = [
+        g
+        for name in synthesized.templates
+        if name.startswith(f"ecommerce-{env}-")
+        for g in synthesized.resources(name, "AWS::Logs::LogGroup").values()
+    ]
+    assert len(groups) >= 5
+    for group in groups:
+        assert group["Properties"]["RetentionInDays"] == days
+        assert "KmsKeyId" in group["Properties"]
+
+
+def test_every_lambda_function_logs_to_an_explicit_log_group(synthesized: Synthesized) -> None:
+    functions = [
+        (name, fn)
+        for name in synthesized.templates
+        for fn in synthesized.resources(name, "AWS::Lambda::Function").values()
+    ]
+    assert functions, "the VPC's default-security-group restriction brings at least one function"
+    for name, fn in functions:
+        ref = fn["Properties"]["LoggingConfig"]["LogGroup"]
+        assert ref["Ref"] in synthesized.resources(name, "AWS::Logs::LogGroup")
+
+
+def test_default_security_group_is_restricted(synthesized: Synthesized) -> None:
+    for env in ("production", "staging"):
+        assert synthesized.resources(f"ecommerce-{env}-data", "Custom::VpcRestrictDefaultSG")
+
+
+def test_backup_stack_selects_the_database_by_arn_without_a_cross_stack_export(synthesized: Synthesized) -> None:
+    (selection,) = synthesized.resources("ecommerce-production-backup", "AWS::Backup::BackupSelection").values()
+    (arn,) = selection["Properties"]["BackupSelection"]["Resources"]
+    assert "db:ecommerce-production" in json.dumps(arn)
+    assert "Outputs" not in synthesized.templates["ecommerce-production-data"]
+
+
+def test_dr_vault_lives_in_the_dr_region_with_the_name_the_copies_use(synthesized: Synthesized) -> None:
+    (vault,) = synthesized.resources("ecommerce-production-backup-dr", "AWS::Backup::BackupVault").values()
+    assert vault["Properties"]["BackupVaultName"] == "ecommerce-backup-dr"
+    (plan,) = synthesized.resources("ecommerce-production-backup", "AWS::Backup::BackupPlan").values()
+    copies = json.dumps(plan["Properties"]["BackupPlan"]["BackupPlanRule"])
+    assert "us-west-2" in copies and "backup-vault:ecommerce-backup-dr" in copies
+
+
+def test_cdk_nag_packs_leave_no_unacknowledged_finding_and_every_acknowledgement_has_a_reason(
+    synthesized: Synthesized,
+) -> None:
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+    plugins = {p["pluginName"]: p for p in report["pluginReports"]}
+    # A pack with nothing to report (found or acknowledged) is left out of the report.
+    assert "AwsSolutions" in plugins
+    assert set(plugins) <= {"AwsSolutions", "PCI.DSS.321", "CloudFormation Validate"}
+    for plugin in plugins.values():
+        assert plugin["violations"] == [], plugin["violations"]
+        for suppressed in plugin.get("suppressedViolations", []):
+            assert len(suppressed["reason"]) > 40, suppressed
+
+
+def test_the_app_registers_the_pci_dss_pack(tmp_path: Path) -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_iam as iam
+
+    from app import build_app
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    app = build_app(App(outdir=str(tmp_path), context={**context, "environment": "staging"}))
+    stack = app.node.find_child("ecommerce-staging-data")
+    assert isinstance(stack, Stack)
+    role = iam.Role(stack, "InlineRole", assumed_by=iam.ServicePrincipal("backup.amazonaws.com"))
+    role.add_to_policy(iam.PolicyStatement(actions=["backup:ListBackupJobs"], resources=["*"]))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {(p["pluginName"], v["ruleName"]) for p in report["pluginReports"] for v in p["violations"]}
+    assert ("PCI.DSS.321", "PCI.DSS.321-IAMNoInlinePolicy") in rules
+
+
+def test_an_acknowledgement_on_one_construct_does_not_hide_the_same_finding_on_another(tmp_path: Path) -> None:
+    from aws_cdk import Acknowledgment, App, Stack, Validations
+    from aws_cdk import aws_iam as iam
+    from cdk_nag import AwsSolutionsChecks
+
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "Nag")
+    roles = {}
+    for name in ("Acknowledged", "NotAcknowledged"):
+        roles[name] = iam.Role(
+            stack,
+            name,
+            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("ReadOnlyAccess")],
+        )
+    Validations.of(roles["Acknowledged"]).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]",
+            reason="test: this role alone may use the AWS managed policy",
+        )
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    (plugin,) = report["pluginReports"]
+    flagged = {c["constructPath"] for v in plugin["violations"] for c in v["violatingConstructs"]}
+    suppressed = {c["constructPath"] for v in plugin["suppressedViolations"] for c in v["violatingConstructs"]}
+    assert flagged == {"Nag/NotAcknowledged/Resource"}
+    assert suppressed == {"Nag/Acknowledged/Resource"}
+
+
+def test_cfn_lint_finds_no_errors_in_any_template(synthesized: Synthesized) -> None:
+    templates = sorted(str(p) for p in synthesized.outdir.glob("*.template.json"))
+    assert len(templates) == len(EXPECTED_STACKS)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", *templates],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    errors = [line for line in result.stdout.splitlines() if ":E" in line.split(" ")[0] or re.search(r":E\d{4}:", line)]
+    assert errors == [], result.stdout
+    assert result.returncode in (0, 4, 8), result.stdout + result.stderr  # 4/8: warnings/info only
+
+
+def test_two_synths_give_byte_identical_templates(synthesized: Synthesized, tmp_path: Path) -> None:
+    again = synth_app(tmp_path / "again")
+    for template in synthesized.outdir.glob("*.template.json"):
+        assert (again.outdir / template.name).read_bytes() == template.read_bytes(), template.name
+
+
+def _normalized(template: dict[str, Any]) -> Any:
+    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+
+
+@pytest.mark.parametrize("stack", sorted(EXPECTED_STACKS))
+def test_snapshot(synthesized: Synthesized, snapshot: SnapshotAssertion, stack: str) -> None:
+    assert _normalized(synthesized.templates[stack]) == snapshot(extension_class=JSONSnapshotExtension)
+
+
+def test_policy_overrides_in_context_change_the_synthesized_plan(tmp_path: Path) -> None:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context["environment"] = "staging"
+    context["environments"]["staging"]["policy"] = {"logRetentionDays": 60}
+    out = synth_app(tmp_path, context)
+    assert set(out.templates) == {"ecommerce-staging-data", "ecommerce-staging-backup"}
+    groups = out.resources("ecommerce-staging-data", "AWS::Logs::LogGroup").values()
+    assert {g["Properties"]["RetentionInDays"] for g in groups} == {60}
