@@ -1,0 +1,104 @@
+"""The wheel holds the library and the runtime package, and an app outside the repo synthesizes
+from it in a fresh virtualenv (the dev virtualenv's site-packages supply aws-cdk-lib)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.install
+
+USER_APP = textwrap.dedent(
+    """
+    import sys
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2, aws_rds as rds
+    from backup_constructs import BackupPolicy, BackupStrategy, EnforceBackupPolicy
+    import backup_constructs, lambdas
+
+    print("LIBRARY", backup_constructs.__file__)
+    print("RUNTIME", lambdas.__file__)
+    app = cdk.App(outdir=sys.argv[1])
+    stack = cdk.Stack(app, "Shop", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
+    db = rds.DatabaseInstance(
+        stack, "Orders",
+        engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17_6),
+        vpc=vpc, vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        storage_encrypted=True, backup_retention=cdk.Duration.days(1),
+    )
+    policy = BackupPolicy.from_context({"drRegion": "eu-central-1"})
+    BackupStrategy(stack, "Backup", policy=policy,
+                   resources=[cdk.aws_backup.BackupResource.from_rds_database_instance(db)])
+    cdk.Aspects.of(app).add(EnforceBackupPolicy(policy), priority=cdk.AspectPriority.MUTATING)
+    app.synth()
+    """
+)
+
+
+def _build_wheel(out: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = out.glob("aws_backup_strategy-*.whl")
+    return wheel
+
+
+def test_wheel_installs_and_an_outside_app_synthesizes_from_it(tmp_path: Path) -> None:
+    wheel = _build_wheel(tmp_path / "dist")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "backup_constructs/strategy.py" in names and "lambdas/__init__.py" in names
+    assert not any(n.startswith(("tests/", "stacks/")) for n in names)
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = Path(
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        timeout=300,
+    )
+    # Dependencies (aws-cdk-lib, constructs, jsii) come from the dev virtualenv; a plain path entry
+    # does not run that directory's .pth files, so the editable checkout stays invisible.
+    (site / "dev-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+
+    workdir = tmp_path / "user-app"
+    workdir.mkdir()
+    (workdir / "app.py").write_text(USER_APP)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "app.py", str(workdir / "cdk.out")],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"LIBRARY {site}" in result.stdout and f"RUNTIME {site}" in result.stdout
+
+    template = json.loads((workdir / "cdk.out" / "Shop.template.json").read_text())
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert {"AWS::Backup::BackupVault", "AWS::Backup::BackupPlan", "AWS::Backup::BackupSelection"} <= types
+    (db,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBInstance"]
+    assert db["Properties"]["BackupRetentionPeriod"] == 7  # raised by the aspect from 1
+    assert db["Properties"]["MultiAZ"] is True
