@@ -1,11 +1,13 @@
 """An in-process fake Kubernetes API server for the test suite.
 
 ``FakeKubeApiServer`` speaks enough of the real Kubernetes REST API for the real
-``kubectl`` (and plain HTTP clients) to ``get``, paginate, ``apply
---server-side`` and ``rollout restart`` against it:
+``kubectl`` (and lightkube, urllib, ...) to ``get``, paginate, ``apply --server-side``,
+``create``/``replace``/``label`` and ``rollout restart``/``rollout status`` against it:
 
-* discovery (``/version``, ``/api``, ``/apis``, per group-version resource
-  lists, aggregated discovery v2) and a tiny OpenAPI v3 document;
+* discovery (``/version``, ``/api``, ``/apis``, per group-version resource lists,
+  aggregated discovery v2) and the minimum of OpenAPI kubectl's validation needs: an
+  empty v2 protobuf document (for ``kind: List`` files) and a skeletal v3 document
+  declaring ``fieldValidation`` on PATCH (for single objects);
 * ConfigMaps, Secrets, Deployments (namespaced) and Namespaces (cluster-scoped)
   kept in memory with server-assigned metadata (uid, a global monotonically
   increasing resourceVersion, creationTimestamp, generation, managedFields);
@@ -13,7 +15,9 @@
 * GET, POST, PUT, PATCH (server-side apply, JSON merge patch, strategic merge
   patch) with ``dryRun=All``, resourceVersion preconditions, field-manager
   conflicts and immutable ConfigMaps/Secrets;
-* bearer-token authentication, a fault injector and a request log.
+* bearer-token authentication, a fault injector and a request log;
+* protobuf request bodies for Namespaces/ConfigMaps/Secrets (``kubectl create namespace``
+  etc. use typed clients); responses are always JSON. No watch (405) and no DELETE (405).
 
 Errors are ``Status`` objects shaped like the real API server's. HTTPS (self-signed) or plain HTTP on
 127.0.0.1 with an ephemeral port; stdlib plus PyYAML (and ``cryptography`` or the ``openssl`` CLI to
@@ -467,7 +471,7 @@ _TRACKED_METADATA: Final = ("labels", "annotations", "finalizers", "ownerReferen
 
 
 def _walk(value: Any, prefix: FieldPath, out: set[FieldPath]) -> None:
-    if isinstance(value, Mapping) and value:
+    if isinstance(value, Mapping):  # an empty map owns nothing (and merges nothing)
         for key, item in value.items():
             _walk(item, (*prefix, str(key)), out)
     else:
@@ -1273,8 +1277,11 @@ class FakeKubeApiServer:
                                "metadata": {"name": "app", "namespace": "production"},
                                "data": {"k": "v"}})
             kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", namespace="production")
-            ...
-            assert server.get_object("ConfigMap", "production", "app")["data"] == {"k": "v"}
+            server.faults.add(method="GET", path_prefix="/api/v1/namespaces/production/secrets",
+                              status=429, times=2)
+            ...  # run kubectl / the tool with KUBECONFIG=kubeconfig
+            stored = server.get_object("ConfigMap", "production", "app")
+            [request.path for request in server.requests]
 
     ``faults`` is a :class:`FaultInjector`, ``requests`` the request log and ``errors``
     the tracebacks of unexpected exceptions inside the server (answered with 500).
@@ -1289,7 +1296,14 @@ class FakeKubeApiServer:
         aggregated_discovery: bool = True,
         simulate_rollouts: bool = True,
         tls: bool = True,
+        namespaces: Iterable[str] = ("default", "kube-node-lease", "kube-public", "kube-system"),
     ) -> None:
+        """``token``: the one valid bearer token (random by default); ``user``: the name used in
+        403 messages; ``aggregated_discovery``: answer ``/api`` and ``/apis`` in the aggregated
+        v2 format when asked (else kubectl falls back to per-group-version discovery);
+        ``simulate_rollouts``: keep Deployment ``status`` at "rolled out" for every spec change;
+        ``tls``: serve HTTPS (needed for kubectl to send the token); ``namespaces``: created
+        up front, like a fresh cluster's."""
         self.token = token if token is not None else f"fake-{secrets.token_hex(16)}"
         self.tls = tls
         self._cert_dir: Path | None = None
@@ -1307,6 +1321,8 @@ class FakeKubeApiServer:
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        for namespace in namespaces:
+            self.create_namespace(namespace)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -1424,10 +1440,11 @@ class FakeKubeApiServer:
         """Store (create or overwrite) an object directly, bypassing HTTP, auth and faults.
 
         Server metadata (uid, resourceVersion, creationTimestamp, generation) and defaults are
-        filled in, Secret ``stringData`` is folded into ``data``. With ``manager`` every field is
-        recorded as owned by it (``operation`` ``Update`` or ``Apply``), which lets a test set
-        up field-manager conflicts. A missing namespace is created unless
-        ``create_namespace=False``. Returns a copy of what was stored.
+        filled in (a given ``uid``, ``creationTimestamp`` or ``status`` is kept), Secret
+        ``stringData`` is folded into ``data``. With ``manager`` every field is recorded as owned
+        by it (``operation`` ``Update`` or ``Apply``), which lets a test set up field-manager
+        conflicts. A missing namespace is created unless ``create_namespace=False``. Returns a
+        copy of what was stored.
         """
         new = copy.deepcopy(dict(obj))
         rt = _type_for_object(new)
@@ -1440,13 +1457,17 @@ class FakeKubeApiServer:
             if rt.namespaced and create_namespace and not self._exists(NAMESPACE, "", namespace):
                 self.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
             old = self._objects.get((rt.plural, namespace, name))
+            kept = {k: meta.pop(k) for k in ("uid", "creationTimestamp") if meta.get(k)}
             meta.pop("resourceVersion", None)
             meta.pop("managedFields", None)
             prepared = self._prepare(rt, old, new)
+            prepared["metadata"].update(kept)
+            if "status" in obj:
+                prepared["status"] = copy.deepcopy(obj["status"])
             entries: list[_ManagedEntry] = []
             if manager:
                 entries.append(_ManagedEntry(manager, operation, rt.api_version, _now(), _field_paths(prepared)))
-            return self._store(rt, old, prepared, entries, dry_run=False, force_write=True)
+            return self._store(rt, old, prepared, entries, dry_run=False, keep_status="status" in obj)
 
     def get_object(self, kind: str, namespace: str | None, name: str) -> JSON | None:
         """A copy of a stored object (``kind`` may also be a plural/short name), or None."""
@@ -2353,7 +2374,7 @@ class FakeKubeApiServer:
         entries: list[_ManagedEntry],
         dry_run: bool,
         *,
-        force_write: bool = False,
+        keep_status: bool = False,
     ) -> JSON:
         """Persist ``new`` (unless a no-op or dry run) and return what the client sees."""
         meta = new["metadata"]
@@ -2366,9 +2387,9 @@ class FakeKubeApiServer:
             spec_changed = old is None or old.get("spec") != new.get("spec")
             generation = int((old or {}).get("metadata", {}).get("generation", 0))
             meta["generation"] = generation + 1 if spec_changed else max(generation, 1)
-            if self.simulate_rollouts and (spec_changed or "status" not in new):
+            if self.simulate_rollouts and not keep_status and (spec_changed or "status" not in new):
                 new["status"] = _deployment_status(new["spec"], meta["generation"])
-        if old is not None and not force_write and _comparable(old) == _comparable(new):
+        if old is not None and _comparable(old) == _comparable(new):
             return copy.deepcopy(old)
         if dry_run:
             return copy.deepcopy(new)
