@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -207,3 +208,50 @@ def test_policy_overrides_in_context_change_the_synthesized_plan(tmp_path: Path)
     assert set(out.templates) == {"ecommerce-staging-data", "ecommerce-staging-backup"}
     groups = out.resources("ecommerce-staging-data", "AWS::Logs::LogGroup").values()
     assert {g["Properties"]["RetentionInDays"] for g in groups} == {60}
+
+
+@pytest.mark.parametrize(
+    ("stack", "type_", "logical_id"),
+    [
+        ("ecommerce-production-backup", "AWS::Backup::BackupVault", "StrategyVaultE2412DCF"),
+        ("ecommerce-production-backup", "AWS::KMS::Key", "StrategyVaultKey97081199"),
+        ("ecommerce-production-backup", "AWS::Backup::BackupPlan", "StrategyPlan9006526C"),
+        ("ecommerce-production-backup-dr", "AWS::Backup::BackupVault", "DrVault9B18B771"),
+        ("ecommerce-production-data", "AWS::RDS::DBInstance", "DatabaseB269D8BB"),
+        ("ecommerce-production-data", "AWS::KMS::Key", "DatabaseKey7576F140"),
+        ("ecommerce-production-backup-dr", "AWS::KMS::Key", "DrVaultKeyAC7BD0B8"),
+    ],
+)
+def test_logical_ids_of_stateful_resources_are_pinned(
+    synthesized: Synthesized, stack: str, type_: str, logical_id: str
+) -> None:
+    """Renaming a construct that holds data would replace the resource: these ids are a contract."""
+    assert logical_id in synthesized.resources(stack, type_)
+
+
+def test_the_cdk_cli_synthesizes_every_stack_without_aws_credentials(tmp_path: Path) -> None:
+    """The main job's own path: the pinned CDK CLI runs cdk.json's app command."""
+    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    if not cdk.exists():
+        pytest.skip("node_modules not installed (make test installs it)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "HOME": str(tmp_path),
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+    }
+    result = subprocess.run(
+        [str(cdk), "synth", "--quiet", "--no-notices", "--output", str(tmp_path / "out")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.template.json")) == sorted(
+        f"{name}.template.json" for name in EXPECTED_STACKS
+    )
+    assert "Node 20 is end-of-life" not in result.stderr
