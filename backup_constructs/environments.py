@@ -25,7 +25,9 @@ _KEYS = {
     "terminationProtection": "termination_protection",
     "applicationLogGroups": "application_log_groups",
     "breakGlassRoleArns": "break_glass_role_arns",
+    "isolatedCopyVaultArn": "isolated_copy_vault_arn",
 }
+_VAULT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_-]{2,50}$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class EnvironmentConfig:
     termination_protection: bool = False
     application_log_groups: tuple[str, ...] = ()
     break_glass_role_arns: tuple[str, ...] = ()
+    isolated_copy_vault_arn: str | None = None
 
     @property
     def dr_region(self) -> str | None:
@@ -82,7 +85,14 @@ class EnvironmentConfig:
         protection = raw.get("terminationProtection", False)
         if not isinstance(protection, bool):
             _fail(f"{where}.terminationProtection", protection, "expected true or false")
-        return cls(name, account, region, policy, protection, tuple(log_groups), tuple(roles))
+        isolated = raw.get("isolatedCopyVaultArn")
+        if isolated is not None and (not isinstance(isolated, str) or not _VAULT_ARN_RE.match(isolated)):
+            _fail(
+                f"{where}.isolatedCopyVaultArn",
+                isolated,
+                "expected a backup vault ARN, e.g. arn:aws:backup:us-east-1:222222222222:backup-vault:NAME",
+            )
+        return cls(name, account, region, policy, protection, tuple(log_groups), tuple(roles), isolated)
 
 
 def load_environments(

@@ -156,6 +156,11 @@ class BackupStack(Stack):
             policy=config.policy,
             resources=[backup.BackupResource.from_arn(database_arn)],
             exempt_principal_arns=config.break_glass_role_arns,
+            isolated_copy_vault=(
+                backup.BackupVault.from_backup_vault_arn(self, "IsolatedCopyVault", config.isolated_copy_vault_arn)
+                if config.isolated_copy_vault_arn
+                else None
+            ),
         )
         for managed in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
             acknowledge(

@@ -65,3 +65,23 @@ def test_bad_environment_settings_are_rejected_by_path(raw: dict[str, Any], mess
 def test_unknown_environment_is_refused_with_the_known_ones() -> None:
     with pytest.raises(PolicyError, match="environment: got 'prod'; allowed: production, staging"):
         load_environments(cdk_json_context(), only="prod")
+
+
+def test_isolated_copy_vault_arn_is_validated() -> None:
+    raw = {"account": "111111111111", "region": "us-east-1", "isolatedCopyVaultArn": "vault-in-other-account"}
+    with pytest.raises(
+        PolicyError, match=r"isolatedCopyVaultArn: got 'vault-in-other-account'; expected a backup vault"
+    ):
+        EnvironmentConfig.from_context("x", raw)
+
+
+def test_isolated_copy_vault_from_context_gets_the_dr_rules_copies(tmp_path: Any) -> None:
+    from tests.conftest import synth_app
+
+    context = cdk_json_context() | {"environment": "production", "nag": False}
+    arn = "arn:aws:backup:us-east-1:222222222222:backup-vault:air-gapped"
+    context["environments"]["production"]["isolatedCopyVaultArn"] = arn
+    out = synth_app(tmp_path, context)
+    (plan,) = out.resources("ecommerce-production-backup", "AWS::Backup::BackupPlan").values()
+    daily = next(r for r in plan["Properties"]["BackupPlan"]["BackupPlanRule"] if r["RuleName"] == "daily-full")
+    assert arn in [c["DestinationBackupVaultArn"] for c in daily["CopyActions"]]
