@@ -26,7 +26,48 @@ _KEYS = {
     "applicationLogGroups": "application_log_groups",
     "breakGlassRoleArns": "break_glass_role_arns",
     "isolatedCopyVaultArn": "isolated_copy_vault_arn",
+    "kubernetes": "kubernetes",
 }
+_KUBERNETES_KEYS = ("clusterName", "namespaces", "restartDeployments", "drillNamespace", "includeHelmReleases")
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """Which cluster and namespaces the configuration backup covers, and what a restore restarts."""
+
+    cluster_name: str
+    namespaces: tuple[str, ...]
+    restart_deployments: tuple[str, ...] = ()
+    drill_namespace: str | None = None
+    include_helm_releases: bool = False
+
+    @classmethod
+    def from_context(cls, raw: Any, where: str) -> KubernetesSettings:
+        if not isinstance(raw, Mapping):
+            _fail(where, raw, "expected an object with clusterName and namespaces")
+        for key in raw:
+            if key not in _KUBERNETES_KEYS:
+                _fail(f"{where}.{key}", raw[key], f"unknown key; allowed: {', '.join(_KUBERNETES_KEYS)}")
+        cluster = raw.get("clusterName")
+        if not isinstance(cluster, str) or not cluster:
+            _fail(f"{where}.clusterName", cluster, "expected the EKS cluster name")
+        lists = {}
+        for key in ("namespaces", "restartDeployments"):
+            value = raw.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                _fail(f"{where}.{key}", value, "expected a list of strings")
+            lists[key] = tuple(value)
+        if not lists["namespaces"]:
+            _fail(f"{where}.namespaces", [], "name at least one namespace")
+        drill = raw.get("drillNamespace")
+        if drill is not None and not isinstance(drill, str):
+            _fail(f"{where}.drillNamespace", drill, "expected a namespace name")
+        helm = raw.get("includeHelmReleases", False)
+        if not isinstance(helm, bool):
+            _fail(f"{where}.includeHelmReleases", helm, "expected true or false")
+        return cls(cluster, lists["namespaces"], lists["restartDeployments"], drill, helm)
+
+
 _VAULT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_-]{2,50}$")
 
 
@@ -42,6 +83,7 @@ class EnvironmentConfig:
     application_log_groups: tuple[str, ...] = ()
     break_glass_role_arns: tuple[str, ...] = ()
     isolated_copy_vault_arn: str | None = None
+    kubernetes: KubernetesSettings | None = None
 
     @property
     def dr_region(self) -> str | None:
@@ -92,7 +134,10 @@ class EnvironmentConfig:
                 isolated,
                 "expected a backup vault ARN, e.g. arn:aws:backup:us-east-1:222222222222:backup-vault:NAME",
             )
-        return cls(name, account, region, policy, protection, tuple(log_groups), tuple(roles), isolated)
+        kubernetes = (
+            KubernetesSettings.from_context(raw["kubernetes"], f"{where}.kubernetes") if "kubernetes" in raw else None
+        )
+        return cls(name, account, region, policy, protection, tuple(log_groups), tuple(roles), isolated, kubernetes)
 
 
 def load_environments(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import (
-    Acknowledgment,
     App,
     ArnFormat,
     AspectPriority,
@@ -16,7 +15,6 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
     Tags,
-    Validations,
 )
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
@@ -27,16 +25,13 @@ from constructs import Construct
 
 from backup_constructs.database import EnforceBackupPolicy, database_instance_backup_props
 from backup_constructs.environments import EnvironmentConfig
+from backup_constructs.k8s_config import ConfigBackupReplica, KubernetesConfigBackup
 from backup_constructs.logs import explicit_lambda_log_groups, logs_key, policy_log_group
 from backup_constructs.strategy import BackupStrategy, DisasterRecoveryVault
+from backup_constructs.validation import acknowledge
 
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 RDS_LOG_EXPORTS = ("postgresql", "upgrade")
-
-
-def acknowledge(construct: Construct, rule: str, reason: str) -> None:
-    """Acknowledge one cdk-nag finding on one construct, with the reason it does not apply."""
-    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
 class DataStack(Stack):
@@ -171,13 +166,40 @@ class BackupStack(Stack):
             )
 
 
+class ConfigBackupStack(Stack):
+    """Kubernetes ConfigMaps and Secrets exported on every deploy and on a schedule."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        k8s = config.kubernetes
+        assert k8s is not None
+        self.config_backup = KubernetesConfigBackup(
+            self,
+            "ConfigBackup",
+            policy=config.policy,
+            cluster_name=k8s.cluster_name,
+            namespaces=k8s.namespaces,
+            restart_deployments=k8s.restart_deployments,
+            drill_namespace=k8s.drill_namespace,
+            include_helm_releases=k8s.include_helm_releases,
+            decrypt_principal_arns=config.break_glass_role_arns,
+        )
+
+
 class DisasterRecoveryStack(Stack):
-    """The copy-target vault in the DR region."""
+    """The DR region's side: the copy-target vault and the configuration backups' replica."""
 
     def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
         self.dr_vault = DisasterRecoveryVault(
             self, "DrVault", policy=config.policy, exempt_principal_arns=config.break_glass_role_arns
+        )
+        self.config_replica = (
+            ConfigBackupReplica(
+                self, "ConfigReplica", policy=config.policy, decrypt_principal_arns=config.break_glass_role_arns
+            )
+            if config.kubernetes
+            else None
         )
 
 
@@ -217,6 +239,18 @@ def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
     if dr_stack is not None:
         backup_stack.add_stack_dependency(dr_stack, "copies go to the DR vault, which must exist first")
     stacks += [data, backup_stack]
+    if config.kubernetes:
+        config_stack = ConfigBackupStack(
+            app,
+            config.stack_name("config-backup"),
+            config=config,
+            env=primary,
+            description=f"{config.name}: Kubernetes ConfigMaps and Secrets backup and restore",
+            **common,
+        )
+        if dr_stack is not None:
+            config_stack.add_stack_dependency(dr_stack, "replication and the DR SOPS key live in the DR stack")
+        stacks.append(config_stack)
     for stack in stacks:
         explicit_lambda_log_groups(stack, policy=config.policy)
         Aspects.of(stack).add(EnforceBackupPolicy(config.policy), priority=AspectPriority.MUTATING)

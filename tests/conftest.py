@@ -41,8 +41,12 @@ def synth_app(outdir: Path, context: dict[str, Any] | None = None) -> Synthesize
     from aws_cdk import App
 
     from app import build_app
+    from backup_constructs.bundling import BUNDLING_CONTEXT
 
-    app = build_app(App(outdir=str(outdir), context=context or cdk_json_context()))
+    context = context or cdk_json_context()
+    # Template tests do not need the dependencies in the function bundles (a dedicated test builds them).
+    context.setdefault(BUNDLING_CONTEXT, "source-only")
+    app = build_app(App(outdir=str(outdir), context=context))
     assembly = app.synth()
     templates, regions, protection = {}, {}, {}
     for stack in assembly.stacks:

@@ -22,6 +22,8 @@ EXPECTED_STACKS = {
     "ecommerce-production-backup": "us-east-1",
     "ecommerce-staging-data": "us-east-1",
     "ecommerce-staging-backup": "us-east-1",
+    "ecommerce-production-config-backup": "us-east-1",
+    "ecommerce-staging-config-backup": "us-east-1",
 }
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -205,7 +207,11 @@ def test_policy_overrides_in_context_change_the_synthesized_plan(tmp_path: Path)
     context["environment"] = "staging"
     context["environments"]["staging"]["policy"] = {"logRetentionDays": 60}
     out = synth_app(tmp_path, context)
-    assert set(out.templates) == {"ecommerce-staging-data", "ecommerce-staging-backup"}
+    assert set(out.templates) == {
+        "ecommerce-staging-data",
+        "ecommerce-staging-backup",
+        "ecommerce-staging-config-backup",
+    }
     groups = out.resources("ecommerce-staging-data", "AWS::Logs::LogGroup").values()
     assert {g["Properties"]["RetentionInDays"] for g in groups} == {60}
 

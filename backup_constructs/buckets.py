@@ -1,0 +1,85 @@
+"""S3 buckets for backup data: versioned, SSE-KMS, TLS-only, private, access-logged, object-locked
+for their retention, and the access-log buckets they log into."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from backup_constructs.validation import acknowledge
+
+ACCESS_LOG_RETENTION_DAYS = 365
+
+
+def access_log_bucket(scope: Construct, id_: str) -> s3.Bucket:
+    """A bucket that receives S3 server access logs (SSE-S3: log delivery cannot use SSE-KMS)."""
+    bucket = s3.Bucket(
+        scope,
+        id_,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned=True,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                expiration=Duration.days(ACCESS_LOG_RETENTION_DAYS),
+                noncurrent_version_expiration=Duration.days(1),
+                abort_incomplete_multipart_upload_after=Duration.days(1),
+            )
+        ],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    reason = "This bucket is the destination of S3 server access logs; logging it into itself would loop."
+    acknowledge(bucket, "AwsSolutions::AwsSolutions-S1", reason)
+    acknowledge(bucket, "PCI.DSS.321::PCI.DSS.321-S3BucketLoggingEnabled", reason)
+    acknowledge(
+        bucket,
+        "PCI.DSS.321::PCI.DSS.321-S3DefaultEncryptionKMS",
+        "S3 server access log delivery only supports SSE-S3 on the target bucket; the logs hold no backup data.",
+    )
+    acknowledge(
+        bucket,
+        "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
+        "Access logs are kept where they are written; the backup data itself is replicated.",
+    )
+    return bucket
+
+
+def protected_bucket(
+    scope: Construct,
+    id_: str,
+    *,
+    encryption_key: kms.IKey,
+    retention_days: int,
+    access_logs: s3.IBucket,
+    bucket_name: str | None = None,
+) -> s3.Bucket:
+    """Versioned, KMS-encrypted, TLS-only, private, access-logged; every object version is locked in
+    governance mode for ``retention_days`` and expires after it."""
+    return s3.Bucket(
+        scope,
+        id_,
+        bucket_name=bucket_name,
+        versioned=True,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=encryption_key,
+        bucket_key_enabled=True,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=f"{Stack.of(scope).stack_name}/{id_}/",
+        object_lock_enabled=True,
+        object_lock_default_retention=s3.ObjectLockRetention.governance(Duration.days(retention_days)),
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                expiration=Duration.days(retention_days),
+                noncurrent_version_expiration=Duration.days(1),
+                abort_incomplete_multipart_upload_after=Duration.days(1),
+            )
+        ],
+        removal_policy=RemovalPolicy.RETAIN,
+    )

@@ -1,0 +1,748 @@
+"""Kubernetes ConfigMaps and Secrets backed up on every deploy and on a schedule: the export and
+restore functions, their bucket and keys, EKS access entries and triggers, and the DR-region replica.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks as eks
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from backup_constructs.buckets import access_log_bucket, protected_bucket
+from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
+from backup_constructs.logs import policy_log_group
+from backup_constructs.policy import BackupPolicy, PolicyError
+from backup_constructs.validation import acknowledge
+
+CONFIG_EVENT_SOURCE = "ecommerce.config-backup"
+DEPLOY_EVENT_SOURCE = "ecommerce.deploy"
+DEPLOY_DETAIL_TYPE = "Deployment Completed"
+RUNTIME_DEPENDENCIES = ("PyYAML", "cryptography")
+GIT_MIRROR_DEPENDENCIES = ("dulwich",)
+# Log delivery by bucket policy rather than ACLs, so log buckets can enforce bucket ownership.
+SERVER_ACCESS_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_KEY_ADMIN_ACTIONS = [
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ConfigBackupNames:
+    """Names both regions agree on without cross-region references (role names, aliases, replica)."""
+
+    prefix: str
+    account: str
+    dr_region: str | None
+
+    @classmethod
+    def for_policy(cls, scope: Construct, policy: BackupPolicy, prefix: str | None = None) -> ConfigBackupNames:
+        base = prefix or f"{policy.vault_name}-{policy.environment}"
+        return cls(re.sub(r"[^a-z0-9-]", "-", base.lower()), Stack.of(scope).account, policy.dr_region)
+
+    @property
+    def export_role(self) -> str:
+        return f"{self.prefix}-config-export"
+
+    @property
+    def restore_role(self) -> str:
+        return f"{self.prefix}-config-restore"
+
+    @property
+    def sops_key_alias(self) -> str:
+        return f"alias/{self.prefix}-config-sops"
+
+    @property
+    def replica_key_alias(self) -> str:
+        return f"alias/{self.prefix}-config-replica"
+
+    @property
+    def replica_bucket(self) -> str:
+        return f"{self.prefix}-config-{self.account}-{self.dr_region}"
+
+    def role_arn(self, scope: Construct, name: str) -> str:
+        return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
+
+    def dr_alias_arn(self, scope: Construct, alias: str) -> str:
+        stack = Stack.of(scope)
+        return f"arn:{stack.partition}:kms:{self.dr_region}:{self.account}:{alias}"
+
+    def dr_keys_by_alias(self, scope: Construct, alias: str) -> tuple[str, dict[str, object]]:
+        """A resource pattern for the DR region's keys plus the condition that narrows it to ``alias``."""
+        stack = Stack.of(scope)
+        return (
+            f"arn:{stack.partition}:kms:{self.dr_region}:{self.account}:key/*",
+            {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}},
+        )
+
+
+def _key_admin_statement(scope: Construct) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="KeyAdministrationByTheAccount",
+        principals=[iam.AccountRootPrincipal()],
+        actions=_KEY_ADMIN_ACTIONS,
+        resources=["*"],  # in a key policy "*" is this key
+    )
+
+
+def _role_use_statement(sid: str, actions: list[str], role_arns: Sequence[str]) -> iam.PolicyStatement:
+    """Key-policy statement for principals named by ARN: the condition form works before the roles
+    exist (a key policy naming a missing principal is rejected)."""
+    return iam.PolicyStatement(
+        sid=sid,
+        principals=[iam.AccountRootPrincipal()],
+        actions=actions,
+        resources=["*"],
+        conditions={"ArnEquals": {"aws:PrincipalArn": list(role_arns)}},
+    )
+
+
+def sops_key(
+    scope: Construct,
+    id_: str,
+    *,
+    alias: str,
+    encrypt_role_arns: Sequence[str],
+    decrypt_role_arns: Sequence[str],
+    description: str,
+) -> kms.Key:
+    """The key that wraps SOPS data keys: whoever exports may only encrypt, whoever restores decrypt."""
+    policy = iam.PolicyDocument(
+        statements=[
+            _key_admin_statement(scope),
+            _role_use_statement("ExportEncryptsOnly", ["kms:Encrypt", "kms:DescribeKey"], encrypt_role_arns),
+            _role_use_statement("RestoreDecrypts", ["kms:Decrypt", "kms:DescribeKey"], decrypt_role_arns),
+        ]
+    )
+    return kms.Key(
+        scope,
+        id_,
+        alias=alias,
+        description=description,
+        enable_key_rotation=True,
+        policy=policy,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+
+
+class KubernetesConfigBackup(Construct):
+    """Exports a cluster's ConfigMaps and Secrets per namespace to S3 on every deploy and on the
+    policy's schedule (SOPS-encrypted Secrets, a manifest with digests), and restores them.
+
+    Parameters
+    ----------
+    policy:
+        The environment's policy (``config_backup`` retention, schedule, refresh interval).
+    cluster_name:
+        The EKS cluster to back up.
+    namespaces:
+        Namespaces to export; the restore function may write to them and to ``drill_namespace``.
+    restart_deployments:
+        Deployments the restore function restarts after a restore. Default: none.
+    drill_namespace:
+        A namespace for DR drills (restore role gets Edit there). Default: none.
+    vpc, vpc_subnets:
+        Run the functions in these subnets, for a private cluster endpoint. They then need VPC
+        endpoints (or NAT) for STS, EKS, KMS, S3 (gateway), EventBridge and Secrets Manager.
+        Default: outside any VPC (public cluster endpoint).
+    git_mirror_url, git_mirror_secret:
+        Opt-in mirror of every complete backup into a git repository over HTTPS, credentials from
+        the secret (JSON ``{"username": ..., "password": ...}``). Default: off.
+    decrypt_principal_arns:
+        Principals besides the restore role that may decrypt the Secrets (break-glass operators
+        running ``backupctl config restore``). Default: none.
+    name_prefix:
+        Prefix of role names, aliases and the replica bucket. Default: ``<vault>-<environment>``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        policy: BackupPolicy,
+        cluster_name: str,
+        namespaces: Sequence[str],
+        restart_deployments: Sequence[str] = (),
+        drill_namespace: str | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        include_helm_releases: bool = False,
+        git_mirror_url: str | None = None,
+        git_mirror_secret: secretsmanager.ISecret | None = None,
+        decrypt_principal_arns: Sequence[str] = (),
+        name_prefix: str | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.node.set_context(SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, True)
+        _validate(cluster_name, namespaces, restart_deployments, drill_namespace, git_mirror_url, git_mirror_secret)
+        self.policy = policy
+        self.cluster_name = cluster_name
+        self.namespaces = list(namespaces)
+        names = ConfigBackupNames.for_policy(self, policy, name_prefix)
+        self.names = names
+        export_arn = names.role_arn(self, names.export_role)
+        restore_arn = names.role_arn(self, names.restore_role)
+
+        self.data_key = kms.Key(
+            self,
+            "DataKey",
+            description=f"Encrypts the Kubernetes configuration backups of {cluster_name} at rest",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.sops_key = sops_key(
+            self,
+            "SopsKey",
+            alias=names.sops_key_alias,
+            encrypt_role_arns=[export_arn],
+            decrypt_role_arns=[restore_arn, *decrypt_principal_arns],
+            description=f"Wraps the SOPS data keys of {cluster_name}'s Secret backups",
+        )
+        self.digest_key = kms.Key(
+            self,
+            "DigestKey",
+            description=f"HMAC key for the keyed digests of {cluster_name}'s Secrets in backup manifests",
+            key_spec=kms.KeySpec.HMAC_256,
+            key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+            policy=iam.PolicyDocument(
+                statements=[
+                    _key_admin_statement(self),
+                    _role_use_statement("DigestsForBackupRoles", ["kms:GenerateMac"], [export_arn, restore_arn]),
+                ]
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.digest_key,
+            "AwsSolutions::AwsSolutions-KMS5",
+            "KMS rotates only symmetric encryption keys; this HMAC key must also stay fixed so that the "
+            "digests of unchanged Secrets stay equal across backups.",
+        )
+        acknowledge(
+            self.digest_key,
+            "PCI.DSS.321::PCI.DSS.321-KMSBackingKeyRotationEnabled",
+            "KMS rotates only symmetric encryption keys; this HMAC key signs digests and encrypts nothing.",
+        )
+
+        self.access_logs = access_log_bucket(self, "AccessLogs")
+        self.bucket = protected_bucket(
+            self,
+            "Bucket",
+            encryption_key=self.data_key,
+            retention_days=policy.config_backup.retention_days,
+            access_logs=self.access_logs,
+        )
+        if policy.dr_region:
+            self.replication_role: iam.Role | None = self._replicate(names)
+        else:
+            self.replication_role = None
+            acknowledge(
+                self.bucket,
+                "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
+                f"The {policy.environment} policy names no DR region, so its configuration backups stay "
+                "in-region (the guide keeps DR copies for production).",
+            )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.data_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions::AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the export and restore functions.",
+        )
+
+        sops_keys = [self.sops_key.key_arn]
+        if policy.dr_region:
+            sops_keys.append(names.dr_alias_arn(self, names.sops_key_alias))
+        common_env = {
+            "CLUSTER_NAME": cluster_name,
+            "BUCKET": self.bucket.bucket_name,
+            "DIGEST_KMS_KEY": self.digest_key.key_arn,
+            "EVENT_BUS_NAME": "default",
+            "EVENT_SOURCE": CONFIG_EVENT_SOURCE,
+        }
+        export_env = {
+            **common_env,
+            "NAMESPACES": ",".join(self.namespaces),
+            "SOPS_KMS_KEYS": ",".join(sops_keys),
+            "REFRESH_INTERVAL_DAYS": str(policy.config_backup.refresh_interval_days),
+            "INCLUDE_HELM_RELEASES": "true" if include_helm_releases else "false",
+        }
+        dependencies = list(RUNTIME_DEPENDENCIES)
+        if git_mirror_url and git_mirror_secret:
+            export_env |= {"GIT_MIRROR_URL": git_mirror_url, "GIT_MIRROR_SECRET_ARN": git_mirror_secret.secret_arn}
+            dependencies += GIT_MIRROR_DEPENDENCIES
+        restore_env = {
+            **common_env,
+            "ALLOWED_NAMESPACES": ",".join([*self.namespaces, *([drill_namespace] if drill_namespace else [])]),
+            "RESTART_DEPLOYMENTS": ",".join(restart_deployments),
+        }
+
+        self._log_groups: dict[str, logs.LogGroup] = {}
+        self.export_role = self._role("ExportRole", names.export_role, "exports")
+        self.restore_role = self._role("RestoreRole", names.restore_role, "restores")
+        self.export_function = self._function(
+            "Export",
+            handler="lambdas.handlers.export_handler",
+            role=self.export_role,
+            environment=export_env,
+            dependencies=dependencies,
+            timeout=Duration.minutes(10),
+            description=f"Exports ConfigMaps and Secrets of {cluster_name} to S3 (SOPS-encrypted Secrets)",
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+        )
+        self.restore_function = self._function(
+            "Restore",
+            handler="lambdas.handlers.restore_handler",
+            role=self.restore_role,
+            environment=restore_env,
+            dependencies=list(RUNTIME_DEPENDENCIES),
+            timeout=Duration.minutes(10),
+            description=f"Restores ConfigMaps and Secrets of {cluster_name} from a verified backup",
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+        )
+        self._grant_export(names, git_mirror_secret if git_mirror_url else None, vpc is not None)
+        self._grant_restore(names, vpc is not None)
+        self._access_entries(drill_namespace)
+
+        self.schedule_rule = events.Rule(
+            self,
+            "Schedule",
+            description=f"Safety-net export of {cluster_name}'s configuration",
+            schedule=events.Schedule.expression(policy.config_backup.schedule),
+            targets=[targets.LambdaFunction(self.export_function, retry_attempts=2)],
+        )
+        self.deploy_rule: events.Rule | None = None
+        if policy.config_backup.on_deploy:
+            self.deploy_rule = events.Rule(
+                self,
+                "OnDeploy",
+                description=f"Export {cluster_name}'s configuration after every deploy",
+                event_pattern=events.EventPattern(
+                    source=[DEPLOY_EVENT_SOURCE],
+                    detail_type=[DEPLOY_DETAIL_TYPE],
+                    detail={"cluster": [cluster_name]},
+                ),
+                targets=[targets.LambdaFunction(self.export_function, retry_attempts=2)],
+            )
+
+    # building blocks -------------------------------------------------------------------------------
+
+    def _role(self, id_: str, name: str, what: str) -> iam.Role:
+        role = iam.Role(
+            self,
+            id_,
+            role_name=name,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"The Lambda function that {what} Kubernetes configuration backups of {self.cluster_name}",
+        )
+        return role
+
+    def _function(
+        self,
+        id_: str,
+        *,
+        handler: str,
+        role: iam.Role,
+        environment: dict[str, str],
+        dependencies: list[str],
+        timeout: Duration,
+        description: str,
+        vpc: ec2.IVpc | None,
+        vpc_subnets: ec2.SubnetSelection | None,
+    ) -> lambda_.Function:
+        log_group = policy_log_group(self, f"{id_}Logs", policy=self.policy)
+        function = lambda_.Function(
+            self,
+            f"{id_}Function",
+            runtime=LAMBDA_RUNTIME,
+            architecture=LAMBDA_ARCHITECTURE,
+            handler=handler,
+            code=function_code(self, dependencies=dependencies),
+            role=role.without_policy_updates(),
+            environment=environment,
+            timeout=timeout,
+            memory_size=512,
+            reserved_concurrent_executions=1,
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=2,
+            log_group=log_group,
+            description=description,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+        )
+        function.node.add_dependency(role)
+        if vpc is None:
+            acknowledge(
+                function,
+                "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC",
+                "The cluster's API endpoint is public (IAM-authenticated, TLS); pass vpc/vpc_subnets for a "
+                "private endpoint and the function runs in those subnets.",
+            )
+        self._log_groups[id_] = log_group
+        return function
+
+    def _policy(self, id_: str, role: iam.Role, statements: list[iam.PolicyStatement]) -> iam.ManagedPolicy:
+        # A customer-managed policy, not CDK's inline default policy, and written out in full.
+        return iam.ManagedPolicy(self, id_, roles=[role], statements=statements)
+
+    def _common_statements(self, log_group_arn: str) -> list[iam.PolicyStatement]:
+        stack = Stack.of(self)
+        return [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{log_group_arn}:*"],
+            ),
+            iam.PolicyStatement(
+                sid="DescribeTheCluster",
+                actions=["eks:DescribeCluster"],
+                resources=[stack.format_arn(service="eks", resource="cluster", resource_name=self.cluster_name)],
+            ),
+            iam.PolicyStatement(
+                sid="DeadLetters", actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
+            ),
+            iam.PolicyStatement(
+                sid="DeadLettersEncrypted",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="ListBackups",
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{self.cluster_name}/*"]}},
+            ),
+        ]
+
+    def _vpc_statement(self) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid="NetworkInterfacesInTheVpc",
+            actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+                     "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            resources=["*"],
+        )  # fmt: skip
+
+    def _grant_export(self, names: ConfigBackupNames, git_secret: secretsmanager.ISecret | None, in_vpc: bool) -> None:
+        stack = Stack.of(self)
+        objects = self.bucket.arn_for_objects(f"{self.cluster_name}/*")
+        statements = self._common_statements(self._log_groups["Export"].log_group_arn)
+        statements += [
+            iam.PolicyStatement(
+                sid="WriteAndReadBackups", actions=["s3:PutObject", "s3:GetObject"], resources=[objects]
+            ),
+            iam.PolicyStatement(
+                sid="EncryptAtRest",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="SopsRecipients", actions=["kms:Encrypt", "kms:DescribeKey"], resources=[self.sops_key.key_arn]
+            ),
+            iam.PolicyStatement(sid="SecretDigests", actions=["kms:GenerateMac"], resources=[self.digest_key.key_arn]),
+            iam.PolicyStatement(
+                sid="AnnounceBackups",
+                actions=["events:PutEvents"],
+                resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
+            ),
+        ]
+        findings = []
+        if self.policy.dr_region:
+            pattern, condition = names.dr_keys_by_alias(self, names.sops_key_alias)
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DrRegionSopsRecipient",
+                    actions=["kms:Encrypt", "kms:DescribeKey"],
+                    resources=[pattern],
+                    conditions=condition,
+                )
+            )
+            findings.append(f"Resource::arn:<AWS::Partition>:kms:{self.policy.dr_region}:{stack.account}:key/*")
+        if git_secret is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="GitMirrorCredentials",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[git_secret.secret_arn],
+                )
+            )
+        if in_vpc:
+            statements.append(self._vpc_statement())
+            findings.append("Resource::*")
+        policy = self._policy("ExportPolicy", self.export_role, statements)
+        self._acknowledge_wildcards(policy, findings)
+
+    def _grant_restore(self, names: ConfigBackupNames, in_vpc: bool) -> None:
+        stack = Stack.of(self)
+        objects = self.bucket.arn_for_objects(f"{self.cluster_name}/*")
+        statements = self._common_statements(self._log_groups["Restore"].log_group_arn)
+        statements += [
+            iam.PolicyStatement(sid="ReadBackups", actions=["s3:GetObject"], resources=[objects]),
+            iam.PolicyStatement(
+                sid="DecryptAtRest",
+                actions=["kms:Decrypt"],
+                resources=[self.data_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="SopsDecrypt", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[self.sops_key.key_arn]
+            ),
+            iam.PolicyStatement(sid="SecretDigests", actions=["kms:GenerateMac"], resources=[self.digest_key.key_arn]),
+        ]
+        findings = []
+        if in_vpc:
+            statements.append(self._vpc_statement())
+            findings.append("Resource::*")
+        policy = self._policy("RestorePolicy", self.restore_role, statements)
+        self._acknowledge_wildcards(policy, findings)
+
+    def _acknowledge_wildcards(self, policy: iam.ManagedPolicy, findings: list[str]) -> None:
+        reasons = {
+            "Resource::*": "EC2 network-interface actions for a function in a VPC do not support resource-level "
+            "permissions (AWS documents Resource '*' for them).",
+        }
+        for finding in findings:
+            reason = reasons.get(
+                finding,
+                "The DR region's key is created in another stack and addressed by alias; the condition "
+                "kms:ResourceAliases narrows the key/* pattern to that one alias.",
+            )
+            acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
+        acknowledge(
+            policy,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{self._logical_id(self.bucket)}.Arn>/{self.cluster_name}/*]",
+            f"Backups are objects under {self.cluster_name}/<namespace>/<backup-id>/ whose ids are times; "
+            "the wildcard is limited to this cluster's prefix in this one bucket.",
+        )
+        for log_group in self._log_groups.values():
+            acknowledge(
+                policy,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::<{self._logical_id(log_group)}.Arn>:*]",
+                "Lambda names its log streams at run time; the wildcard covers the streams of this one log group.",
+            )
+
+    @staticmethod
+    def _logical_id(construct: Construct) -> str:
+        resource = construct.node.default_child
+        assert isinstance(resource, CfnElement)
+        return Stack.of(construct).get_logical_id(resource)
+
+    def _access_entries(self, drill_namespace: str | None) -> None:
+        partition = Stack.of(self).partition
+
+        def policy_arn(name: str) -> str:
+            return f"arn:{partition}:eks::aws:cluster-access-policy/{name}"
+
+        def scoped(name: str, namespaces: list[str]) -> eks.CfnAccessEntry.AccessPolicyProperty:
+            return eks.CfnAccessEntry.AccessPolicyProperty(
+                policy_arn=policy_arn(name),
+                access_scope=eks.CfnAccessEntry.AccessScopeProperty(type="namespace", namespaces=namespaces),
+            )
+
+        self.export_access_entry = eks.CfnAccessEntry(
+            self,
+            "ExportAccess",
+            cluster_name=self.cluster_name,
+            principal_arn=self.export_role.role_arn,
+            type="STANDARD",
+            # View does not read Secrets; SecretReader adds exactly that.
+            access_policies=[
+                scoped("AmazonEKSViewPolicy", self.namespaces),
+                scoped("AmazonEKSSecretReaderPolicy", self.namespaces),
+            ],
+        )
+        restore_namespaces = [*self.namespaces, *([drill_namespace] if drill_namespace else [])]
+        self.restore_access_entry = eks.CfnAccessEntry(
+            self,
+            "RestoreAccess",
+            cluster_name=self.cluster_name,
+            principal_arn=self.restore_role.role_arn,
+            type="STANDARD",
+            access_policies=[scoped("AmazonEKSEditPolicy", restore_namespaces)],
+        )
+
+    def _replicate(self, names: ConfigBackupNames) -> iam.Role:
+        stack = Stack.of(self)
+        role = iam.Role(
+            self, "ReplicationRole", assumed_by=iam.ServicePrincipal("s3.amazonaws.com"),
+            description=f"Replicates {self.cluster_name}'s configuration backups to {names.dr_region}",
+        )  # fmt: skip
+        replica_arn = f"arn:{stack.partition}:s3:::{names.replica_bucket}"
+        key_pattern, key_condition = names.dr_keys_by_alias(self, names.replica_key_alias)
+        policy = self._policy(
+            "ReplicationPolicy",
+            role,
+            [
+                iam.PolicyStatement(
+                    sid="ReadSourceConfiguration",
+                    actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                    resources=[self.bucket.bucket_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadSourceVersions",
+                    actions=[
+                        "s3:GetObjectVersionForReplication",
+                        "s3:GetObjectVersionAcl",
+                        "s3:GetObjectVersionTagging",
+                        "s3:GetObjectRetention",
+                        "s3:GetObjectLegalHold",
+                    ],
+                    resources=[self.bucket.arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(
+                    sid="WriteReplicas",
+                    actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                    resources=[f"{replica_arn}/*"],
+                ),
+                iam.PolicyStatement(
+                    sid="DecryptSource",
+                    actions=["kms:Decrypt"],
+                    resources=[self.data_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                ),
+                iam.PolicyStatement(
+                    sid="EncryptReplicas", actions=["kms:Encrypt"], resources=[key_pattern], conditions=key_condition
+                ),
+            ],
+        )
+        reason = (
+            "Replication reads and writes every object version of exactly these two buckets, and encrypts "
+            "with the DR key found by its alias (kms:ResourceAliases condition)."
+        )
+        for finding in (
+            f"Resource::<{self._logical_id(self.bucket)}.Arn>/*",
+            f"Resource::arn:<AWS::Partition>:s3:::{names.replica_bucket}/*",
+            f"Resource::arn:<AWS::Partition>:kms:{names.dr_region}:{stack.account}:key/*",
+        ):
+            acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.replication_configuration = s3.CfnBucket.ReplicationConfigurationProperty(
+            role=role.role_arn,
+            rules=[
+                s3.CfnBucket.ReplicationRuleProperty(
+                    id="to-dr-region",
+                    status="Enabled",
+                    priority=1,
+                    filter=s3.CfnBucket.ReplicationRuleFilterProperty(prefix=""),
+                    delete_marker_replication=s3.CfnBucket.DeleteMarkerReplicationProperty(status="Disabled"),
+                    source_selection_criteria=s3.CfnBucket.SourceSelectionCriteriaProperty(
+                        sse_kms_encrypted_objects=s3.CfnBucket.SseKmsEncryptedObjectsProperty(status="Enabled")
+                    ),
+                    destination=s3.CfnBucket.ReplicationDestinationProperty(
+                        bucket=replica_arn,
+                        encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(
+                            replica_kms_key_id=names.dr_alias_arn(self, names.replica_key_alias)
+                        ),
+                    ),
+                )
+            ],
+        )
+        return role
+
+
+class ConfigBackupReplica(Construct):
+    """The DR region's side: the replica bucket (same protection and retention) with its key, and
+    the second SOPS recipient key, so a restore works with the primary region gone."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        policy: BackupPolicy,
+        decrypt_principal_arns: Sequence[str] = (),
+        name_prefix: str | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.node.set_context(SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, True)
+        if not policy.dr_region:
+            raise PolicyError("dr_region: got None; a configuration backup replica needs the policy's DR region")
+        names = ConfigBackupNames.for_policy(self, policy, name_prefix)
+        export_arn = names.role_arn(self, names.export_role)
+        restore_arn = names.role_arn(self, names.restore_role)
+        self.sops_key = sops_key(
+            self,
+            "SopsKey",
+            alias=names.sops_key_alias,
+            encrypt_role_arns=[export_arn],
+            decrypt_role_arns=[restore_arn, *decrypt_principal_arns],
+            description="Second SOPS recipient for configuration backups, in the DR region",
+        )
+        self.data_key = kms.Key(
+            self,
+            "ReplicaKey",
+            alias=names.replica_key_alias,
+            description="Encrypts the replicated configuration backups at rest in the DR region",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.access_logs = access_log_bucket(self, "AccessLogs")
+        self.bucket = protected_bucket(
+            self,
+            "Bucket",
+            bucket_name=names.replica_bucket,
+            encryption_key=self.data_key,
+            retention_days=policy.config_backup.retention_days,
+            access_logs=self.access_logs,
+        )
+        acknowledge(
+            self.bucket,
+            "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
+            "This bucket is the cross-region replica of the configuration backups.",
+        )
+
+
+def _validate(
+    cluster_name: str,
+    namespaces: Sequence[str],
+    restart_deployments: Sequence[str],
+    drill_namespace: str | None,
+    git_mirror_url: str | None,
+    git_mirror_secret: secretsmanager.ISecret | None,
+) -> None:
+    if not re.match(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$", cluster_name or ""):
+        raise PolicyError(f"cluster_name: got {cluster_name!r}; EKS cluster names are 1-100 letters, digits, - or _")
+    if not namespaces:
+        raise PolicyError("namespaces: got []; name at least one namespace to back up")
+    for name in [*namespaces, *([drill_namespace] if drill_namespace else [])]:
+        if not _K8S_NAME.match(name):
+            raise PolicyError(f"namespaces: got {name!r}; Kubernetes namespace names are DNS labels (a-z, 0-9, -)")
+    if drill_namespace in namespaces:
+        raise PolicyError(f"drill_namespace: got {drill_namespace!r}; it must differ from the backed-up namespaces")
+    for deployment in restart_deployments:
+        name = deployment.removeprefix("deployment/")
+        if not re.match(r"^([a-z0-9-]+/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", name):
+            raise PolicyError(f"restart_deployments: got {deployment!r}; expected NAME or NAMESPACE/NAME")
+    if (git_mirror_url is None) != (git_mirror_secret is None):
+        raise PolicyError("git_mirror_url, git_mirror_secret: set both to mirror backups into git, or neither")
+    if git_mirror_url is not None and not git_mirror_url.startswith("https://"):
+        raise PolicyError(f"git_mirror_url: got {git_mirror_url!r}; expected an https:// remote")
