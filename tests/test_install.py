@@ -28,7 +28,7 @@ USER_APP = textwrap.dedent(
 
     print("LIBRARY", backup_constructs.__file__)
     print("RUNTIME", lambdas.__file__)
-    app = cdk.App(outdir=sys.argv[1])
+    app = cdk.App(outdir=sys.argv[1], context={"backup-constructs:bundling": "source-only"})
     stack = cdk.Stack(app, "Shop", env=cdk.Environment(account="123456789012", region="eu-west-1"))
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
     db = rds.DatabaseInstance(
@@ -41,6 +41,8 @@ USER_APP = textwrap.dedent(
     BackupStrategy(stack, "Backup", policy=policy,
                    resources=[cdk.aws_backup.BackupResource.from_rds_database_instance(db)])
     cdk.Aspects.of(app).add(EnforceBackupPolicy(policy), priority=cdk.AspectPriority.MUTATING)
+    from backup_constructs.k8s_config import KubernetesConfigBackup
+    KubernetesConfigBackup(stack, "Config", policy=policy, cluster_name="shop", namespaces=["orders"])
     app.synth()
     """
 )
@@ -99,6 +101,14 @@ def test_wheel_installs_and_an_outside_app_synthesizes_from_it(tmp_path: Path) -
     template = json.loads((workdir / "cdk.out" / "Shop.template.json").read_text())
     types = {r["Type"] for r in template["Resources"].values()}
     assert {"AWS::Backup::BackupVault", "AWS::Backup::BackupPlan", "AWS::Backup::BackupSelection"} <= types
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert {f["Properties"]["Handler"] for f in functions} == {
+        "lambdas.handlers.export_handler",
+        "lambdas.handlers.restore_handler",
+    }
+    (asset,) = {f["Properties"]["Code"]["S3Key"].removesuffix(".zip") for f in functions}
+    bundled = workdir / "cdk.out" / f"asset.{asset}" / "lambdas"
+    assert (bundled / "handlers.py").read_bytes() == (site / "lambdas" / "handlers.py").read_bytes()
     (db,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBInstance"]
     assert db["Properties"]["BackupRetentionPeriod"] == 7  # raised by the aspect from 1
     assert db["Properties"]["MultiAZ"] is True
