@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from backup_constructs.cli_config import add_config_commands, run_config_command
 from backup_constructs.environments import load_environments, read_cdk_context
 from backup_constructs.policy import PolicyError
 
@@ -29,12 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--cdk-json", type=Path, default=Path("cdk.json"), help="the app's cdk.json")
     summary.add_argument("--env", help="only this environment")
     summary.set_defaults(handler=_summary)
+    add_config_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "config":
+        return run_config_command(args)
     try:
         return int(args.handler(args))
     except PolicyError as err:

@@ -86,7 +86,7 @@ def test_runtime_package_comes_from_the_installed_distribution() -> None:
 
 def test_pins_come_from_the_runtime_requirements() -> None:
     assert pinned_requirements(["pyyaml"]) == ["PyYAML==6.0.3"]
-    with pytest.raises(BundlingError, match="no pin in lambdas/requirements.txt for: leftpad"):
+    with pytest.raises(BundlingError, match=r"no pin in lambdas/requirements\.txt for: leftpad"):
         pinned_requirements(["leftpad"])
 
 
