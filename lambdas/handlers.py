@@ -12,14 +12,16 @@ use and reused by warm invocations. ``aws_client`` and ``kube_client`` are the s
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.config_backup import (
+    BackupFiles,
     ConfigBackupError,
     ExportResult,
     ExportSettings,
@@ -168,6 +170,37 @@ def _export_request(
     return "manual", namespaces, {}, _bool(event.get("force", False)), None
 
 
+def git_mirror_hook() -> Callable[[BackupFiles], None] | None:
+    """With GIT_MIRROR_URL and GIT_MIRROR_SECRET_ARN set, a hook that commits every created backup."""
+    url = os.environ.get("GIT_MIRROR_URL")
+    if not url:
+        return None
+    secret_arn = _env("GIT_MIRROR_SECRET_ARN")
+
+    def mirror(files: BackupFiles) -> None:
+        import tempfile
+        from pathlib import Path
+
+        from lambdas.git_mirror import GitMirrorSettings, credentials_from_secret, mirror_backup
+
+        username, password = credentials_from_secret(aws_client("secretsmanager"), secret_arn)
+        settings = GitMirrorSettings(remote_url=url, username=username, password=password)
+        manifest = json.loads(files.files["manifest.json"])
+        with tempfile.TemporaryDirectory(prefix="git-mirror-") as workdir:
+            result = mirror_backup(
+                settings,
+                files=files.files,
+                backup_id=files.backup_id,
+                trigger=str(manifest.get("trigger", "")),
+                cluster=files.cluster,
+                namespace=files.namespace,
+                workdir=Path(workdir),
+            )
+        LOG.info("git mirror of %s: %s %s", files.backup_id, result.status, result.commit or "")
+
+    return mirror
+
+
 def export_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Export every configured namespace (or the one a deploy event names); raise if any failed."""
     settings = _export_settings()
@@ -208,6 +241,7 @@ def export_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
                     now=datetime.now(UTC),
                     force=force,
                     correlation=correlation,
+                    after_backup=git_mirror_hook(),
                 )
             )
     summary = {"cluster": settings.cluster, "trigger": trigger, "results": [r.to_dict() for r in results]}

@@ -161,7 +161,7 @@ class CbWorld:
                 self.received.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def keys(self) -> list[str]:
+    def stored_keys(self) -> list[str]:
         found: list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
             found += [o["Key"] for o in page.get("Contents") or []]

@@ -141,7 +141,7 @@ def test_export_then_restore_into_a_new_namespace(cb_world: CbWorld, cb_seed: Se
     assert (result.configmaps, result.secrets, result.skipped) == (3, 3, 2)
     assert result.backup_id == "20260301T120000Z"
     base = f"{cb_world.cluster}/{source}/{result.backup_id}/"
-    assert cb_world.keys() == sorted(
+    assert cb_world.stored_keys() == sorted(
         [
             base + CONFIGMAPS_FILE,
             base + SECRETS_FILE,
@@ -313,7 +313,7 @@ def test_s3_failure_mid_backup_leaves_no_manifest(cb_world: CbWorld, cb_seed: Se
     assert result.error is not None and "InternalError" in result.error
     assert result.backup_id == "20260301T120000Z" and result.latest_complete_backup_id is None
     base = f"{cb_world.cluster}/{source}/{result.backup_id}/"
-    keys = cb_world.keys()
+    keys = cb_world.stored_keys()
     assert base + CONFIGMAPS_FILE in keys and base + MANIFEST_FILE not in keys and base + SECRETS_FILE not in keys
     assert list_backups(cb_world.s3, cb_world.bucket, cb_world.cluster, source) == []
     assert marker(cb_world, source)["result"] == "failed"

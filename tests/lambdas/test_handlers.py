@@ -132,3 +132,40 @@ def test_missing_configuration_is_reported(monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigBackupError, match="CLUSTER_NAME is not set"):
         handlers.export_handler(SCHEDULED, None)
+
+
+def test_export_handler_mirrors_created_backups_into_git(
+    cb_env: CbWorld, cb_seed: Seed, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import json
+    import os
+    import subprocess
+
+    git_env = {**os.environ, "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    remote = tmp_path / "config-backups.git"
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(remote)], check=True, env=git_env)
+    secret = cb_env.aws.client("secretsmanager").create_secret(
+        Name=f"git-{cb_env.suffix}", SecretString=json.dumps({"username": "backup", "password": "t0ken"})
+    )
+    monkeypatch.setenv("GIT_MIRROR_URL", str(remote))
+    monkeypatch.setenv("GIT_MIRROR_SECRET_ARN", secret["ARN"])
+    monkeypatch.setenv("NAMESPACES", cb_env.ns("orders"))
+    cb_seed(cb_env.ns("orders"))
+
+    summary = handlers.export_handler(SCHEDULED, None)
+    (result,) = summary["results"]
+    assert result["result"] == "created" and result["afterBackupError"] is None
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True, env=git_env)
+    folder = clone / cb_env.cluster / cb_env.ns("orders")
+    assert sorted(p.name for p in folder.iterdir()) == ["configmaps.yaml", "manifest.json", "secrets.sops.yaml"]
+    stored = f"{cb_env.cluster}/{cb_env.ns('orders')}/{result['backupId']}/secrets.sops.yaml"
+    assert (folder / "secrets.sops.yaml").read_bytes() == cb_env.read(stored)
+    log = subprocess.run(["git", "-C", str(clone), "log", "--format=%s"], capture_output=True, text=True, env=git_env)
+    assert result["backupId"] in log.stdout and "(schedule)" in log.stdout
+
+    again = handlers.export_handler(SCHEDULED, None)
+    assert again["results"][0]["result"] == "unchanged"
+    count = subprocess.run(["git", "-C", str(remote), "rev-list", "--count", "main"], capture_output=True, text=True)
+    assert count.stdout.strip() == "1"
