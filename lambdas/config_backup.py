@@ -135,6 +135,8 @@ class KubeApi(Protocol):
 
     def patch_deployment_restart(self, namespace: str, name: str, at: datetime) -> dict[str, Any]: ...
 
+    def delete(self, kind_path: str, namespace: str, name: str, *, api_version: str = "v1") -> None: ...
+
 
 # --------------------------------------------------------------------------
 # Errors
@@ -939,7 +941,7 @@ def restore_namespace(
 
     Everything about the backup is checked before the first request to the cluster: file hashes against
     the manifest, the SOPS MAC, every object's digest, the selection. Never deletes anything (an immutable
-    object whose content differs is reported failed unless ``recreate_immutable`` and the client can delete).
+    object whose content differs is reported failed unless ``recreate_immutable`` asks to delete and recreate it).
     """
     _check_segment("namespace", namespace)
     target = to_namespace or namespace
@@ -1096,7 +1098,6 @@ def _apply_one(
         if _comparable(live, kind) == _comparable(obj, kind):
             return ObjectResult(kind, name, "unchanged")
         if live.get("immutable") is True:
-            delete = getattr(kube, "delete", None)
             if not recreate_immutable:
                 return ObjectResult(
                     kind,
@@ -1105,17 +1106,9 @@ def _apply_one(
                     f"{kind} {target}/{name} is immutable and differs from the backup; it must be deleted and"
                     " recreated (restore with recreate_immutable to do so)",
                 )
-            if not callable(delete):
-                return ObjectResult(
-                    kind,
-                    name,
-                    "failed",
-                    f"{kind} {target}/{name} is immutable and differs from the backup; recreate is needed but not"
-                    " supported by this Kubernetes client: delete it yourself and restore again",
-                )
             if dry_run:
                 return ObjectResult(kind, name, "would recreate", "immutable: would delete and create")
-            delete(_PLURALS[kind], target, name)
+            kube.delete(_PLURALS[kind], target, name)
             kube.apply(obj, field_manager=settings.field_manager, force=True)
             return ObjectResult(kind, name, "recreated", "immutable: deleted and created")
     applied = kube.apply(obj, field_manager=settings.field_manager, force=True, dry_run=dry_run)

@@ -520,6 +520,11 @@ class KubeClient:
         except KubeNotFoundError:
             return None
 
+    def delete(self, kind_path: str, namespace: str, name: str, *, api_version: str = "v1") -> None:
+        """Delete one namespaced object. Only a restore's explicit recreate of an immutable object uses it."""
+        path = _resource_path(api_version, kind_path, namespace, name)
+        self._request("DELETE", path, _Target("delete", kind_path, namespace, name))
+
     def namespace_exists(self, name: str) -> bool:
         return self.get("namespaces", None, name) is not None
 

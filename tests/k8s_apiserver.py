@@ -17,7 +17,7 @@
   conflicts and immutable ConfigMaps/Secrets;
 * bearer-token authentication, a fault injector and a request log;
 * protobuf request bodies for Namespaces/ConfigMaps/Secrets (``kubectl create namespace``
-  etc. use typed clients); responses are always JSON. No watch (405) and no DELETE (405).
+  etc. use typed clients); responses are always JSON. No watch (405); DELETE only for single namespaced objects.
 
 Errors are ``Status`` objects shaped like the real API server's. HTTPS (self-signed) or plain HTTP on
 127.0.0.1 with an ephemeral port; stdlib plus PyYAML (and ``cryptography`` or the ``openssl`` CLI to
@@ -1905,7 +1905,21 @@ class FakeKubeApiServer:
             return self._replace(req)
         if req.method == "PATCH" and req.name is not None:
             return self._patch(req)
+        if req.method == "DELETE" and req.name is not None and rt.namespaced:
+            return self._delete(req)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def _delete(self, req: _Request) -> _Response:
+        """Delete one namespaced object (immediately: no finalizers or grace periods here)."""
+        assert req.rt is not None and req.name is not None
+        with self._lock:
+            key = self._key(req.rt, req.namespace, req.name)
+            if key not in self._objects:
+                raise _not_found(req.rt, req.name)
+            del self._objects[key]
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                  "details": {"name": req.name, "kind": req.rt.plural}}  # fmt: skip
+        return _Response(200, status)
 
     def _exists(self, rt: ResourceType, namespace: str, name: str) -> bool:
         return (rt.plural, namespace, name) in self._objects

@@ -461,7 +461,9 @@ def test_forbidden_apply_is_reported_with_the_permission(cb_world: CbWorld, cb_s
     assert report.to_dict()["ok"] is False
 
 
-def test_immutable_configmap_with_other_content_fails_alone(cb_world: CbWorld, cb_seed: Seed) -> None:
+def test_immutable_configmap_with_other_content_fails_alone_unless_recreate_is_asked(
+    cb_world: CbWorld, cb_seed: Seed
+) -> None:
     source, target = cb_world.ns("immut"), cb_world.ns("immut-copy")
     cb_seed(source)
     export(cb_world, source)
@@ -474,46 +476,22 @@ def test_immutable_configmap_with_other_content_fails_alone(cb_world: CbWorld, c
             "immutable": True,
         }
     )
-    for recreate in (False, True):
-        report = restore(cb_world, source, to_namespace=target, recreate_immutable=recreate)
-        pin = next(o for o in report.objects if o.name == "release-pin")
-        assert pin.outcome == "failed" and "immutable" in pin.reason
-        if recreate:
-            assert "not supported" in pin.reason
-        assert all(o.outcome in ("created", "unchanged") for o in report.objects if o.name != "release-pin")
+    report = restore(cb_world, source, to_namespace=target)
+    pin = next(o for o in report.objects if o.name == "release-pin")
+    assert pin.outcome == "failed" and "immutable" in pin.reason
+    assert all(o.outcome in ("created", "unchanged") for o in report.objects if o.name != "release-pin")
     live = cb_world.server.get_object("ConfigMap", target, "release-pin")
     assert live is not None and live["data"] == {"version": "9.9.9"}
-    assert cb_world.server.get_object("ConfigMap", target, "app-config") is not None
+    assert not [r for r in cb_world.server.requests if r.method == "DELETE"]
 
-    # A client that can delete: recreate only when asked (the fake server has no DELETE; drop it from its store).
-    deleted: list[tuple[str, str, str]] = []
+    dry = restore(cb_world, source, to_namespace=target, recreate_immutable=True, dry_run=True)
+    assert outcomes(dry)["ConfigMap/release-pin"] == "would recreate"
+    assert not [r for r in cb_world.server.requests if r.method == "DELETE"]
 
-    class DeletingKube:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-
-        def delete(self, plural: str, namespace: str, name: str) -> None:
-            deleted.append((plural, namespace, name))
-            with cb_world.server._lock:
-                del cb_world.server._objects[(plural, namespace, name)]
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.inner, name)
-
-    kube: Any = DeletingKube(cb_world.kube)
-    common: dict[str, Any] = {"kube": kube, "s3": cb_world.s3, "kms": cb_world.aws.kms, "now": NOW}
-    settings = cb_world.restore_settings()
-    refused = restore_namespace(settings=settings, namespace=source, to_namespace=target, **common)
-    assert not refused.ok and deleted == []
-    dry = restore_namespace(
-        settings=settings, namespace=source, to_namespace=target, recreate_immutable=True, dry_run=True, **common
-    )
-    assert outcomes(dry)["ConfigMap/release-pin"] == "would recreate" and deleted == []
-    report = restore_namespace(
-        settings=settings, namespace=source, to_namespace=target, recreate_immutable=True, **common
-    )
+    report = restore(cb_world, source, to_namespace=target, recreate_immutable=True)
     assert report.ok and outcomes(report)["ConfigMap/release-pin"] == "recreated"
-    assert deleted == [("configmaps", target, "release-pin")]
+    deletes = [r.path for r in cb_world.server.requests if r.method == "DELETE"]
+    assert deletes == [f"/api/v1/namespaces/{target}/configmaps/release-pin"]
     live = cb_world.server.get_object("ConfigMap", target, "release-pin")
     assert live is not None and live["data"] == {"version": "1.2.3"} and live["immutable"] is True
 
