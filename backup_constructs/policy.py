@@ -190,6 +190,118 @@ class ConfigBackupSpec:
             )
 
 
+_IDENTIFIER_RE = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+CHECK_KINDS = ("table_exists", "min_rows", "no_orphans", "fresh_writes", "checksum")
+_CHECK_FIELDS = {
+    "table_exists": ("table",),
+    "min_rows": ("table", "min_rows"),
+    "no_orphans": ("table", "column", "parent_table"),
+    "fresh_writes": ("table", "column"),
+    "checksum": ("query",),
+}
+
+
+@dataclass(frozen=True)
+class IntegrityCheck:
+    """One named data-integrity check run against a restored copy of the database."""
+
+    name: str
+    kind: str
+    table: str | None = None
+    min_rows: int | None = None
+    column: str | None = None
+    parent_table: str | None = None
+    parent_column: str = "id"
+    sample_limit: int = 10000
+    query: str | None = None
+    expected: str | None = None
+
+    def __post_init__(self) -> None:
+        where = f"restore_testing.checks[{self.name}]"
+        if not _NAME_RE.match(self.name):
+            _fail(f"{where}.name", self.name, "allowed: 1-50 letters, digits, '.', '_' or '-'")
+        if self.kind not in CHECK_KINDS:
+            _fail(f"{where}.kind", self.kind, f"allowed: {', '.join(CHECK_KINDS)}")
+        for needed in _CHECK_FIELDS[self.kind]:
+            if getattr(self, needed) is None:
+                _fail(f"{where}.{needed}", None, f"a {self.kind} check needs it")
+        for ident in ("table", "column", "parent_table", "parent_column"):
+            value = getattr(self, ident)
+            if value is not None and not _IDENTIFIER_RE.match(value):
+                _fail(f"{where}.{ident}", value, "expected a lower-case SQL identifier, optionally schema-qualified")
+        if self.min_rows is not None and self.min_rows < 0:
+            _fail(f"{where}.min_rows", self.min_rows, "expected 0 or more")
+        if not 1 <= self.sample_limit <= 1_000_000:
+            _fail(f"{where}.sample_limit", self.sample_limit, "expected 1 to 1000000 rows")
+        if self.query is not None and not re.match(r"^\s*(select|with)\b", self.query, re.IGNORECASE):
+            _fail(f"{where}.query", self.query, "expected a single read-only SELECT or WITH query")
+
+    def to_json(self) -> dict[str, object]:
+        """The camelCase form the validator function reads."""
+        out: dict[str, object] = {"name": self.name, "kind": self.kind}
+        for key, value in (
+            ("table", self.table), ("minRows", self.min_rows), ("column", self.column),
+            ("parentTable", self.parent_table), ("query", self.query), ("expected", self.expected),
+        ):  # fmt: skip
+            if value is not None:
+                out[key] = value
+        if self.kind == "no_orphans":
+            out |= {"parentColumn": self.parent_column, "sampleLimit": self.sample_limit}
+        return out
+
+
+DEFAULT_ECOMMERCE_CHECKS = (
+    IntegrityCheck("customers-table", "table_exists", table="customers"),
+    IntegrityCheck("orders-table", "table_exists", table="orders"),
+    IntegrityCheck("order-items-table", "table_exists", table="order_items"),
+    IntegrityCheck("products-table", "table_exists", table="products"),
+    IntegrityCheck("customers-not-empty", "min_rows", table="customers", min_rows=1),
+    IntegrityCheck("orders-not-empty", "min_rows", table="orders", min_rows=1),
+    IntegrityCheck(
+        "orders-have-customers", "no_orphans", table="orders", column="customer_id", parent_table="customers"
+    ),
+    IntegrityCheck("items-have-orders", "no_orphans", table="order_items", column="order_id", parent_table="orders"),
+    IntegrityCheck("orders-fresh", "fresh_writes", table="orders", column="created_at"),
+)
+
+
+@dataclass(frozen=True)
+class RestoreTestSpec:
+    """Monthly restore tests and quarterly DR drills (the guide's testing section)."""
+
+    schedule: str = "cron(0 6 1 * ? *)"
+    selection_window_days: int = 7
+    start_window_hours: int = 2
+    validation_window_hours: int = 4
+    instance_class: str = "db.t4g.medium"
+    report_retention_days: int = 365
+    checks: tuple[IntegrityCheck, ...] = DEFAULT_ECOMMERCE_CHECKS
+    drill_schedule: str | None = None
+
+    def __post_init__(self) -> None:
+        for field_name in ("schedule", "drill_schedule"):
+            value = getattr(self, field_name)
+            if value is None:
+                continue
+            try:
+                CronSchedule.parse(value)
+            except CronError as err:
+                _fail(f"restore_testing.{field_name}", value, str(err))
+        _check_range("restore_testing.selection_window_days", self.selection_window_days, 1, 365, "restore testing")
+        if not isinstance(self.start_window_hours, int) or not 1 <= self.start_window_hours <= 168:
+            _fail("restore_testing.start_window_hours", self.start_window_hours, "allowed: 1 to 168 hours")
+        if not isinstance(self.validation_window_hours, int) or not 1 <= self.validation_window_hours <= 168:
+            _fail("restore_testing.validation_window_hours", self.validation_window_hours, "allowed: 1 to 168 hours")
+        if not re.match(r"^db\.[a-z0-9]+\.[a-z0-9]+$", self.instance_class):
+            _fail("restore_testing.instance_class", self.instance_class, "expected an RDS class like db.t4g.medium")
+        _check_range("restore_testing.report_retention_days", self.report_retention_days, 1, 36500, "reports")
+        if not self.checks:
+            _fail("restore_testing.checks", (), "declare at least one integrity check")
+        names = [c.name for c in self.checks]
+        if len(set(names)) != len(names):
+            _fail("restore_testing.checks", names, "check names must be unique")
+
+
 @dataclass(frozen=True)
 class VaultLock:
     """AWS Backup Vault Lock. Governance mode can be removed by privileged users; compliance mode
@@ -245,6 +357,7 @@ class BackupPolicy:
     vault_lock: VaultLock | None = None
     selection_tag: SelectionTag = field(default_factory=SelectionTag)
     protected_resource_types: tuple[ResourceType, ...] = (ResourceType.RDS,)
+    restore_testing: RestoreTestSpec = field(default_factory=RestoreTestSpec)
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.environment):
@@ -286,6 +399,8 @@ class BackupPolicy:
             )
         if self.vault_lock is not None:
             self._check_vault_lock(self.vault_lock)
+        if self.restore_testing.drill_schedule is not None and self.dr_region is None:
+            _fail("restore_testing.drill_schedule", self.restore_testing.drill_schedule, "DR drills need dr_region")
 
     def _check_vault_lock(self, lock: VaultLock) -> None:
         retentions = [(r.retention_days, f"rules[{r.name}].retention_days") for r in self.rules]
@@ -380,6 +495,8 @@ class BackupPolicy:
             dr_region="us-west-2",
             vault_lock=VaultLock(),
             selection_tag=SelectionTag(value="production"),
+            # Quarterly: the 15th of January, April, July and October.
+            restore_testing=RestoreTestSpec(drill_schedule="cron(0 6 15 1,4,7,10 ? *)"),
         )
 
     @classmethod
@@ -566,7 +683,10 @@ __all__ = [
     "BackupPolicy",
     "BackupRule",
     "ConfigBackupSpec",
+    "DEFAULT_ECOMMERCE_CHECKS",
     "DatabaseBackupSpec",
+    "IntegrityCheck",
+    "RestoreTestSpec",
     "PolicyError",
     "ResourceType",
     "SelectionTag",

@@ -27,6 +27,7 @@ from backup_constructs.database import EnforceBackupPolicy, database_instance_ba
 from backup_constructs.environments import EnvironmentConfig
 from backup_constructs.k8s_config import ConfigBackupReplica, KubernetesConfigBackup
 from backup_constructs.logs import explicit_lambda_log_groups, logs_key, policy_log_group
+from backup_constructs.policy import BackupPolicy
 from backup_constructs.strategy import BackupStrategy, DisasterRecoveryVault
 from backup_constructs.validation import acknowledge
 
@@ -34,43 +35,58 @@ POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 RDS_LOG_EXPORTS = ("postgresql", "upgrade")
 
 
-class DataStack(Stack):
+class ZonesWithoutLookupStack(Stack):
+    """A stack whose availability zones resolve at deploy time, so synth makes no context lookup."""
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's first two zones (Fn::GetAZs): no AWS credentials needed to synthesize, and
+        no zone name hard-coded in the template."""
+        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
+
+
+def isolated_vpc(scope: Construct, *, policy: BackupPolicy) -> ec2.Vpc:
+    """Two zones of isolated subnets (no internet route), flow logs to an encrypted log group, and
+    the default security group closed."""
+    vpc = ec2.Vpc(
+        scope,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
+        ],
+        restrict_default_security_group=True,
+    )
+    flow_log_group = policy_log_group(scope, "FlowLogGroup", policy=policy)
+    # A customer-managed policy instead of the inline one CDK would add to the flow-log role.
+    flow_log_role = iam.Role(scope, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"))
+    iam.ManagedPolicy(
+        scope,
+        "FlowLogWrite",
+        roles=[flow_log_role],
+        statements=[
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[flow_log_group.log_group_arn],
+            )
+        ],
+    )
+    vpc.add_flow_log(
+        "FlowLog",
+        destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group, flow_log_role.without_policy_updates()),
+    )
+    return vpc
+
+
+class DataStack(ZonesWithoutLookupStack):
     """The e-commerce PostgreSQL database (the reference data store) with the policy applied, its
     VPC, and the application's log groups."""
 
     def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
         policy = config.policy
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            max_azs=2,
-            nat_gateways=0,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
-            ],
-            restrict_default_security_group=True,
-        )
-        flow_log_group = policy_log_group(self, "FlowLogGroup", policy=policy)
-        # A customer-managed policy instead of the inline one CDK would add to the flow-log role.
-        flow_log_role = iam.Role(self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"))
-        iam.ManagedPolicy(
-            self,
-            "FlowLogWrite",
-            roles=[flow_log_role],
-            statements=[
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                    resources=[flow_log_group.log_group_arn],
-                )
-            ],
-        )
-        self.vpc.add_flow_log(
-            "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                flow_log_group, flow_log_role.without_policy_updates()
-            ),
-        )
+        self.vpc = isolated_vpc(self, policy=policy)
         self.db_security_group = ec2.SecurityGroup(
             self, "DatabaseSecurityGroup", vpc=self.vpc, description="E-commerce database", allow_all_outbound=False
         )
@@ -125,12 +141,6 @@ class DataStack(Stack):
             for i, name in enumerate(config.application_log_groups)
         ]
         logs_key(self)
-
-    @property
-    def availability_zones(self) -> list[str]:
-        """The region's first two zones, resolved at deploy time (Fn::GetAZs): no context lookup,
-        so synth needs no AWS credentials, and no zone name hard-coded in the template."""
-        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
 
 
 class BackupStack(Stack):
