@@ -84,7 +84,7 @@ def _install_dependencies(requirements: list[str], target: Path) -> None:
     command = [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
         "--target", str(work), "--platform", platform, "--implementation", "cp", "--python-version", python,
-        "--only-binary=:all:", *requirements,
+        "--only-binary=:all:", "--no-deps", *requirements,
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if result.returncode != 0:

@@ -31,7 +31,7 @@ from backup_constructs.validation import acknowledge
 CONFIG_EVENT_SOURCE = "ecommerce.config-backup"
 DEPLOY_EVENT_SOURCE = "ecommerce.deploy"
 DEPLOY_DETAIL_TYPE = "Deployment Completed"
-RUNTIME_DEPENDENCIES = ("PyYAML", "cryptography")
+RUNTIME_DEPENDENCIES = ("PyYAML", "cryptography", "cffi", "pycparser")
 GIT_MIRROR_DEPENDENCIES = ("dulwich",)
 # Log delivery by bucket policy rather than ACLs, so log buckets can enforce bucket ownership.
 SERVER_ACCESS_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
@@ -63,6 +63,15 @@ class ConfigBackupNames:
     @property
     def restore_role(self) -> str:
         return f"{self.prefix}-config-restore"
+
+    @property
+    def restore_function(self) -> str:
+        """Named, so the DR region's drill can invoke it by ARN."""
+        return f"{self.prefix}-config-restore"
+
+    def restore_function_arn(self, scope: Construct, region: str) -> str:
+        stack = Stack.of(scope)
+        return f"arn:{stack.partition}:lambda:{region}:{self.account}:function:{self.restore_function}"
 
     @property
     def sops_key_alias(self) -> str:
@@ -318,6 +327,7 @@ class KubernetesConfigBackup(Construct):
         )
         self.restore_function = self._function(
             "Restore",
+            function_name=names.restore_function,
             handler="lambdas.handlers.restore_handler",
             role=self.restore_role,
             environment=restore_env,
@@ -376,11 +386,13 @@ class KubernetesConfigBackup(Construct):
         description: str,
         vpc: ec2.IVpc | None,
         vpc_subnets: ec2.SubnetSelection | None,
+        function_name: str | None = None,
     ) -> lambda_.Function:
         log_group = policy_log_group(self, f"{id_}Logs", policy=self.policy)
         function = lambda_.Function(
             self,
             f"{id_}Function",
+            function_name=function_name,
             runtime=LAMBDA_RUNTIME,
             architecture=LAMBDA_ARCHITECTURE,
             handler=handler,

@@ -25,9 +25,10 @@ from constructs import Construct
 
 from backup_constructs.database import EnforceBackupPolicy, database_instance_backup_props
 from backup_constructs.environments import EnvironmentConfig
-from backup_constructs.k8s_config import ConfigBackupReplica, KubernetesConfigBackup
+from backup_constructs.k8s_config import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
 from backup_constructs.logs import explicit_lambda_log_groups, logs_key, policy_log_group
 from backup_constructs.policy import BackupPolicy
+from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
 from backup_constructs.strategy import BackupStrategy, DisasterRecoveryVault
 from backup_constructs.validation import acknowledge
 
@@ -43,6 +44,10 @@ class ZonesWithoutLookupStack(Stack):
         """The region's first two zones (Fn::GetAZs): no AWS credentials needed to synthesize, and
         no zone name hard-coded in the template."""
         return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
+
+
+def database_identifier(config: EnvironmentConfig) -> str:
+    return f"ecommerce-{config.name}"
 
 
 def isolated_vpc(scope: Construct, *, policy: BackupPolicy) -> ec2.Vpc:
@@ -90,7 +95,7 @@ class DataStack(ZonesWithoutLookupStack):
         self.db_security_group = ec2.SecurityGroup(
             self, "DatabaseSecurityGroup", vpc=self.vpc, description="E-commerce database", allow_all_outbound=False
         )
-        identifier = f"ecommerce-{config.name}"
+        identifier = database_identifier(config)
         self.db_instance_identifier = identifier
         db_log_groups = [
             policy_log_group(
@@ -136,11 +141,35 @@ class DataStack(ZonesWithoutLookupStack):
             "Clients use the PostgreSQL default port; a non-default port hides nothing from a scanner "
             "inside the VPC, and access is limited by the security group with no ingress by default.",
         )
+        self.restore_testing = RestoreTesting(
+            self,
+            "RestoreTesting",
+            policy=policy,
+            vault=backup.BackupVault.from_backup_vault_arn(
+                self,
+                "Vault",
+                self.format_arn(
+                    service="backup",
+                    resource="backup-vault",
+                    resource_name=policy.vault_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                ),
+            ),
+            database_arn=self.db_instance.instance_arn,
+            database_secret_arn=self._master_secret_arn(),
+            vpc=self.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        )
         self.application_log_groups = [
             policy_log_group(self, f"AppLog{i}", policy=policy, log_group_name=name)
             for i, name in enumerate(config.application_log_groups)
         ]
         logs_key(self)
+
+    def _master_secret_arn(self) -> str:
+        cfn = self.db_instance.node.default_child
+        assert isinstance(cfn, rds.CfnDBInstance)
+        return cfn.attr_master_user_secret_secret_arn
 
 
 class BackupStack(Stack):
@@ -196,8 +225,9 @@ class ConfigBackupStack(Stack):
         )
 
 
-class DisasterRecoveryStack(Stack):
-    """The DR region's side: the copy-target vault and the configuration backups' replica."""
+class DisasterRecoveryStack(ZonesWithoutLookupStack):
+    """The DR region's side: the copy-target vault, the configuration backups' replica and the
+    quarterly DR drill."""
 
     def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -211,6 +241,23 @@ class DisasterRecoveryStack(Stack):
             if config.kubernetes
             else None
         )
+        self.drill: DisasterRecoveryDrill | None = None
+        if config.policy.restore_testing.drill_schedule:
+            self.vpc = isolated_vpc(self, policy=config.policy)
+            k8s = config.kubernetes
+            names = ConfigBackupNames.for_policy(self, config.policy)
+            primary_db = f"arn:{self.partition}:rds:{config.region}:{config.account}:db:{database_identifier(config)}"
+            self.drill = DisasterRecoveryDrill(
+                self,
+                "Drill",
+                policy=config.policy,
+                source_database_arn=primary_db,
+                vpc=self.vpc,
+                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                config_restore_function_arn=names.restore_function_arn(self, config.region) if k8s else None,
+                source_namespace=k8s.namespaces[0] if k8s else None,
+                drill_namespace=k8s.drill_namespace if k8s else None,
+            )
 
 
 def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
