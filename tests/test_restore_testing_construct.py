@@ -234,5 +234,5 @@ def test_drill_configuration_settings_come_together(kwargs: dict[str, Any], mess
 
 
 def test_drill_needs_a_drill_schedule() -> None:
-    with pytest.raises(PolicyError, match="restore_testing.drill_schedule: got None"):
+    with pytest.raises(PolicyError, match=r"restore_testing\.drill_schedule: got None"):
         drill(BackupPolicy.staging())
