@@ -23,6 +23,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+from backup_constructs.compliance import BackupComplianceFramework
 from backup_constructs.database import EnforceBackupPolicy, database_instance_backup_props
 from backup_constructs.environments import EnvironmentConfig
 from backup_constructs.k8s_config import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
@@ -195,6 +196,12 @@ class BackupStack(Stack):
                 if config.isolated_copy_vault_arn
                 else None
             ),
+        )
+        self.compliance = BackupComplianceFramework(
+            self,
+            "Compliance",
+            policy=config.policy,
+            exempt_principal_arns=config.break_glass_role_arns,
         )
         for managed in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
             acknowledge(

@@ -1,0 +1,727 @@
+"""Data-integrity checks run against a restored RDS PostgreSQL test copy.
+
+After AWS Backup restores a recovery point into a throwaway instance, the restore validator connects to it
+(:func:`connect_first` tries the IAM token, then the secret's current and previous passwords) and runs the checks
+declared in the backup policy (:func:`parse_checks`, :func:`run_checks`); :func:`summarize` turns the results
+into the status message for ``PutRestoreValidationResult``.
+
+Every check runs in its own ``READ ONLY`` transaction under a ``statement_timeout``; a check that errors becomes
+a failed :class:`CheckResult` carrying the server's message and the transaction is rolled back, so the remaining
+checks still run. Table and column names are validated against :data:`IDENTIFIER_PATTERN` and always quoted;
+values are passed as bind parameters. Pure Python plus ``pg8000``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final, Literal, Protocol, cast, get_args
+
+import pg8000.exceptions
+import pg8000.native
+
+__all__ = [
+    "DEFAULT_ECOMMERCE_CHECKS",
+    "IDENTIFIER_PATTERN",
+    "CheckKind",
+    "CheckResult",
+    "Connection",
+    "Credentials",
+    "IntegrityCheck",
+    "ValidatorConnectionError",
+    "connect",
+    "connect_first",
+    "error_message",
+    "parse_checks",
+    "quote_identifier",
+    "run_checks",
+    "summarize",
+]
+
+CheckKind = Literal["table_exists", "min_rows", "no_orphans", "fresh_writes", "checksum"]
+CHECK_KINDS: Final[tuple[str, ...]] = get_args(CheckKind)
+
+IDENTIFIER_PATTERN: Final = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"
+_RELATION_RE: Final = re.compile(IDENTIFIER_PATTERN)
+_COLUMN_RE: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
+_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_MAX_IDENTIFIER_PART: Final = 63  # PostgreSQL's NAMEDATALEN - 1
+
+DEFAULT_PARENT_COLUMN: Final = "id"
+DEFAULT_SAMPLE_LIMIT: Final = 10_000
+MAX_SAMPLE_LIMIT: Final = 10_000_000
+MAX_EXAMPLE_KEYS: Final = 5
+STATUS_MESSAGE_LIMIT: Final = 1000
+
+# Keys every kind accepts, then the kind-specific required and optional keys.
+_COMMON_KEYS: Final = frozenset({"name", "kind"})
+_REQUIRED_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    "table_exists": frozenset({"table"}),
+    "min_rows": frozenset({"table", "minRows"}),
+    "no_orphans": frozenset({"table", "column", "parentTable"}),
+    "fresh_writes": frozenset({"table", "column"}),
+    "checksum": frozenset({"query"}),
+}
+_OPTIONAL_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    "table_exists": frozenset(),
+    "min_rows": frozenset(),
+    "no_orphans": frozenset({"parentColumn", "sampleLimit"}),
+    "fresh_writes": frozenset(),
+    "checksum": frozenset({"expected"}),
+}
+
+# What could make a single SELECT/WITH statement write or lock: data-modifying CTEs, SELECT INTO, row locks,
+# transaction control, set_config. The READ ONLY transaction is the real guard; this rejects a bad policy when it
+# is parsed (at deploy time) instead of when the validator runs.
+_FORBIDDEN_QUERY_WORDS: Final = (
+    "insert",
+    "update",
+    "delete",
+    "merge",
+    "truncate",
+    "drop",
+    "alter",
+    "create",
+    "grant",
+    "revoke",
+    "copy",
+    "call",
+    "into",
+    "lock",
+    "commit",
+    "rollback",
+    "set_config",
+)
+_FORBIDDEN_QUERY_RE: Final = re.compile(
+    r"\b(" + "|".join(_FORBIDDEN_QUERY_WORDS) + r"|for\s+share|for\s+key\s+share)\b", re.IGNORECASE
+)
+_QUERY_START_RE: Final = re.compile(r"^(select|with)\b", re.IGNORECASE)
+
+DEFAULT_ECOMMERCE_CHECKS: Final[list[dict[str, Any]]] = [
+    {"name": "customers_exists", "kind": "table_exists", "table": "customers"},
+    {"name": "orders_exists", "kind": "table_exists", "table": "orders"},
+    {"name": "order_items_exists", "kind": "table_exists", "table": "order_items"},
+    {"name": "products_exists", "kind": "table_exists", "table": "products"},
+    {"name": "orders_min_rows", "kind": "min_rows", "table": "orders", "minRows": 1},
+    {"name": "customers_min_rows", "kind": "min_rows", "table": "customers", "minRows": 1},
+    {
+        "name": "orders_customer_fk",
+        "kind": "no_orphans",
+        "table": "orders",
+        "column": "customer_id",
+        "parentTable": "customers",
+        "parentColumn": "id",
+        "sampleLimit": DEFAULT_SAMPLE_LIMIT,
+    },
+    {
+        "name": "order_items_order_fk",
+        "kind": "no_orphans",
+        "table": "order_items",
+        "column": "order_id",
+        "parentTable": "orders",
+        "parentColumn": "id",
+        "sampleLimit": DEFAULT_SAMPLE_LIMIT,
+    },
+    {"name": "orders_fresh", "kind": "fresh_writes", "table": "orders", "column": "created_at"},
+]
+
+
+class Connection(Protocol):
+    """The part of ``pg8000.native.Connection`` the checks use."""
+
+    def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class IntegrityCheck:
+    """One validated check. ``table``/``parent_table`` may be ``schema.table``; all identifiers are validated."""
+
+    name: str
+    kind: CheckKind
+    table: str | None = None
+    min_rows: int | None = None
+    column: str | None = None
+    parent_table: str | None = None
+    parent_column: str = DEFAULT_PARENT_COLUMN
+    sample_limit: int = DEFAULT_SAMPLE_LIMIT
+    query: str | None = None
+    expected: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    kind: str
+    passed: bool
+    expected: str
+    found: str
+    message: str
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One way to log in; ``label`` says which (e.g. ``iam``, ``secret:AWSCURRENT``) and is safe to log."""
+
+    label: str
+    username: str
+    password: str = field(repr=False)
+
+
+class ValidatorConnectionError(Exception):
+    """Could not connect to the restored database. The message never contains a password."""
+
+    def __init__(self, message: str, *, attempts: Sequence[tuple[str, str]] = (), sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        #: The server's SQLSTATE when the server refused the login (``None`` for network/TLS failures).
+        self.sqlstate = sqlstate
+        #: ``(label, reason)`` per credential tried by :func:`connect_first`.
+        self.attempts: list[tuple[str, str]] = list(attempts)
+
+
+# --------------------------------------------------------------------------------------------------- parsing
+
+
+def _describe(index: int, spec: object) -> str:
+    if isinstance(spec, Mapping) and isinstance(spec.get("name"), str) and spec["name"]:
+        return f"check {spec['name']!r}"
+    return f"check #{index + 1}"
+
+
+def _relation(who: str, key: str, value: object) -> str:
+    if not isinstance(value, str) or not _RELATION_RE.match(value) or _too_long(value):
+        raise ValueError(
+            f"{who}: field {key!r} = {value!r} is not a valid table name; allowed: lowercase letters, digits and "
+            f"underscores, optionally schema-qualified, each part at most {_MAX_IDENTIFIER_PART} characters "
+            f"(pattern {IDENTIFIER_PATTERN})"
+        )
+    return value
+
+
+def _column(who: str, key: str, value: object) -> str:
+    if not isinstance(value, str) or not _COLUMN_RE.match(value) or _too_long(value):
+        raise ValueError(
+            f"{who}: field {key!r} = {value!r} is not a valid column name; allowed: lowercase letters, digits and "
+            f"underscores, at most {_MAX_IDENTIFIER_PART} characters (pattern {_COLUMN_RE.pattern})"
+        )
+    return value
+
+
+def _too_long(identifier: str) -> bool:
+    return any(len(part) > _MAX_IDENTIFIER_PART for part in identifier.split("."))
+
+
+def _int(who: str, key: str, value: object, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{who}: field {key!r} = {value!r} is not allowed; allowed: an integer from {low} to {high}")
+    return value
+
+
+def _checksum_query(who: str, value: object) -> str:
+    def bad(reason: str) -> ValueError:
+        return ValueError(
+            f"{who}: field 'query' = {value!r} is not allowed ({reason}); allowed: a single read-only SELECT or "
+            "WITH statement without comments, semicolons (other than one at the end) or data-modifying keywords"
+        )
+
+    if not isinstance(value, str) or not value.strip():
+        raise bad("it must be a non-empty string")
+    query = value.strip()
+    if query.endswith(";"):
+        query = query[:-1].rstrip()
+    if ";" in query:
+        raise bad("more than one statement")
+    if "--" in query or "/*" in query:
+        raise bad("comments are not allowed")
+    if not _QUERY_START_RE.match(query):
+        raise bad("it does not start with SELECT or WITH")
+    forbidden = _FORBIDDEN_QUERY_RE.search(query)
+    if forbidden:
+        raise bad(f"{forbidden.group(1).upper()!r} is not read-only")
+    return query
+
+
+def parse_checks(specs: object) -> list[IntegrityCheck]:
+    """Validate check specs (camelCase dicts, as in the backup policy) into :class:`IntegrityCheck` objects.
+
+    Raises ``ValueError`` naming the check, the field, the offending value and what is allowed.
+    """
+    if not isinstance(specs, Sequence) or isinstance(specs, str | bytes):
+        raise ValueError(f"integrity checks must be a list of objects, got {type(specs).__name__}")
+    checks: list[IntegrityCheck] = []
+    seen: set[str] = set()
+    for index, spec in enumerate(specs):
+        who = _describe(index, spec)
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"{who}: must be an object, got {type(spec).__name__} {spec!r}")
+        name = spec.get("name")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ValueError(
+                f"{who}: field 'name' = {name!r} is not allowed; allowed: 1-64 characters from letters, digits, "
+                "'_', '.' and '-'"
+            )
+        if name in seen:
+            raise ValueError(f"{who}: field 'name' = {name!r} is used by another check; allowed: unique names")
+        seen.add(name)
+        kind = spec.get("kind")
+        if kind not in CHECK_KINDS:
+            raise ValueError(f"{who}: field 'kind' = {kind!r} is not allowed; allowed: {', '.join(CHECK_KINDS)}")
+        assert isinstance(kind, str)
+        required, optional = _REQUIRED_KEYS[kind], _OPTIONAL_KEYS[kind]
+        allowed = _COMMON_KEYS | required | optional
+        for key in spec:
+            if key not in allowed:
+                raise ValueError(
+                    f"{who}: field {key!r} = {spec[key]!r} is not allowed for kind {kind!r}; allowed fields: "
+                    f"{', '.join(sorted(allowed))}"
+                )
+        for key in sorted(required):
+            if key not in spec or spec[key] is None:
+                raise ValueError(
+                    f"{who}: field {key!r} is missing; kind {kind!r} requires {', '.join(sorted(required))}"
+                )
+        checks.append(_build(who, name, cast(CheckKind, kind), spec))
+    return checks
+
+
+def _build(who: str, name: str, kind: CheckKind, spec: Mapping[str, Any]) -> IntegrityCheck:
+    if kind == "table_exists":
+        return IntegrityCheck(name, kind, table=_relation(who, "table", spec["table"]))
+    if kind == "min_rows":
+        return IntegrityCheck(
+            name,
+            kind,
+            table=_relation(who, "table", spec["table"]),
+            min_rows=_int(who, "minRows", spec["minRows"], low=0, high=2**62),
+        )
+    if kind == "no_orphans":
+        return IntegrityCheck(
+            name,
+            kind,
+            table=_relation(who, "table", spec["table"]),
+            column=_column(who, "column", spec["column"]),
+            parent_table=_relation(who, "parentTable", spec["parentTable"]),
+            parent_column=_column(who, "parentColumn", spec.get("parentColumn", DEFAULT_PARENT_COLUMN)),
+            sample_limit=_int(
+                who, "sampleLimit", spec.get("sampleLimit", DEFAULT_SAMPLE_LIMIT), low=1, high=MAX_SAMPLE_LIMIT
+            ),
+        )
+    if kind == "fresh_writes":
+        return IntegrityCheck(
+            name, kind, table=_relation(who, "table", spec["table"]), column=_column(who, "column", spec["column"])
+        )
+    expected = spec.get("expected")
+    if expected is not None and not isinstance(expected, str):
+        raise ValueError(f"{who}: field 'expected' = {expected!r} is not allowed; allowed: a string")
+    return IntegrityCheck(name, kind, query=_checksum_query(who, spec["query"]), expected=expected)
+
+
+# --------------------------------------------------------------------------------------------------- running
+
+
+def quote_identifier(identifier: str) -> str:
+    """``schema.table`` -> ``"schema"."table"`` (each part double-quoted, embedded quotes doubled)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in identifier.split("."))
+
+
+class _CheckFailed(Exception):
+    """A check's verdict reached early (e.g. a precondition), carrying expected/found/message."""
+
+    def __init__(self, expected: str, found: str, message: str) -> None:
+        super().__init__(message)
+        self.expected, self.found, self.message = expected, found, message
+
+
+def error_message(error: BaseException) -> str:
+    """The server's message (with SQLSTATE) for a ``pg8000`` DatabaseError, else ``str(error)``."""
+    if isinstance(error, pg8000.exceptions.DatabaseError) and error.args and isinstance(error.args[0], dict):
+        fields: dict[str, Any] = error.args[0]
+        message = str(fields.get("M", error))
+        code = fields.get("C")
+        detail = fields.get("D")
+        text = f"{message} (SQLSTATE {code})" if code else message
+        return f"{text}: {detail}" if detail else text
+    text = str(error) or type(error).__name__
+    return f"{type(error).__name__}: {text}" if isinstance(error, OSError | ssl.SSLError) else text
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    if isinstance(error, pg8000.exceptions.DatabaseError) and error.args and isinstance(error.args[0], dict):
+        code = error.args[0].get("C")
+        return str(code) if code else None
+    return None
+
+
+def run_checks(
+    conn: Connection,
+    checks: Sequence[IntegrityCheck],
+    *,
+    recovery_point_time: datetime | None,
+    rpo_minutes: float,
+    reference: Mapping[str, str] | None = None,
+    statement_timeout_ms: int = 60_000,
+) -> list[CheckResult]:
+    """Run ``checks`` in order, each in its own read-only transaction, and return one result per check.
+
+    A check that errors is a failed result (with the server's message); the transaction is rolled back and the
+    next check runs. ``reference`` supplies expected checksum values by check name when a check has none.
+    A naive ``recovery_point_time`` is taken as UTC; ``None`` (unknown) fails ``fresh_writes`` checks.
+    """
+    if statement_timeout_ms <= 0:
+        raise ValueError(f"statement_timeout_ms must be positive, got {statement_timeout_ms}")
+    if rpo_minutes < 0:
+        raise ValueError(f"rpo_minutes must not be negative, got {rpo_minutes}")
+    if recovery_point_time is not None and recovery_point_time.tzinfo is None:
+        recovery_point_time = recovery_point_time.replace(tzinfo=UTC)
+    results: list[CheckResult] = []
+    session_error: str | None = None
+    try:
+        conn.run("SELECT set_config('default_transaction_read_only', 'on', false)")
+        conn.run("SELECT set_config('statement_timeout', :ms, false)", ms=str(statement_timeout_ms))
+    except Exception as error:  # connection-level trouble: every check reports it
+        session_error = f"could not prepare the session: {error_message(error)}"
+    for check in checks:
+        started = time.monotonic()
+        if session_error is not None:
+            results.append(_result(check, started, False, _expected_text(check, reference), "error", session_error))
+            continue
+        try:
+            conn.run("START TRANSACTION READ ONLY")
+            passed, expected, found, message = _run_one(
+                conn, check, recovery_point_time=recovery_point_time, rpo_minutes=rpo_minutes, reference=reference
+            )
+            conn.run("COMMIT")
+        except _CheckFailed as verdict:
+            _rollback(conn)
+            passed, expected, found, message = False, verdict.expected, verdict.found, verdict.message
+        except Exception as error:
+            _rollback(conn)
+            passed, expected, found = False, _expected_text(check, reference), "error"
+            message = f"{check.kind} check failed with an error: {error_message(error)}"
+        results.append(_result(check, started, passed, expected, found, message))
+    return results
+
+
+def _result(
+    check: IntegrityCheck, started: float, passed: bool, expected: str, found: str, message: str
+) -> CheckResult:
+    duration_ms = round((time.monotonic() - started) * 1000)
+    return CheckResult(check.name, check.kind, passed, expected, found, message, duration_ms)
+
+
+def _rollback(conn: Connection) -> None:
+    with contextlib.suppress(Exception):  # the connection is gone; the next check reports its own error
+        conn.run("ROLLBACK")
+
+
+def _expected_text(check: IntegrityCheck, reference: Mapping[str, str] | None) -> str:
+    if check.kind == "table_exists":
+        return "table exists"
+    if check.kind == "min_rows":
+        return f">= {check.min_rows} rows"
+    if check.kind == "no_orphans":
+        return "0 orphan rows"
+    if check.kind == "fresh_writes":
+        return "newest write within the RPO"
+    value = _checksum_expected(check, reference)
+    return value if value is not None else "(none configured)"
+
+
+def _checksum_expected(check: IntegrityCheck, reference: Mapping[str, str] | None) -> str | None:
+    if check.expected is not None:
+        return check.expected
+    if reference is not None:
+        return reference.get(check.name)
+    return None
+
+
+def _run_one(
+    conn: Connection,
+    check: IntegrityCheck,
+    *,
+    recovery_point_time: datetime | None,
+    rpo_minutes: float,
+    reference: Mapping[str, str] | None,
+) -> tuple[bool, str, str, str]:
+    if check.kind == "table_exists":
+        return _table_exists(conn, check)
+    if check.kind == "min_rows":
+        return _min_rows(conn, check)
+    if check.kind == "no_orphans":
+        return _no_orphans(conn, check)
+    if check.kind == "fresh_writes":
+        return _fresh_writes(conn, check, recovery_point_time, rpo_minutes)
+    return _checksum(conn, check, reference)
+
+
+def _table_exists(conn: Connection, check: IntegrityCheck) -> tuple[bool, str, str, str]:
+    assert check.table is not None
+    rows = conn.run("SELECT to_regclass(:relation)::text", relation=quote_identifier(check.table))
+    resolved = rows[0][0] if rows else None
+    if resolved is None:
+        return False, "table exists", "missing", f"table {check.table} does not exist (or is not visible to this user)"
+    return True, "table exists", "exists", f"table {check.table} exists"
+
+
+def _min_rows(conn: Connection, check: IntegrityCheck) -> tuple[bool, str, str, str]:
+    assert check.table is not None and check.min_rows is not None
+    floor = check.min_rows
+    # Count at most `floor` rows: proves the floor without scanning a huge table.
+    rows = conn.run(
+        f"SELECT count(*) FROM (SELECT 1 FROM {quote_identifier(check.table)} LIMIT :floor) AS counted",
+        floor=floor,
+    )
+    count = int(rows[0][0])
+    expected = f">= {floor} rows"
+    if count < floor:
+        noun = "row" if count == 1 else "rows"
+        return False, expected, f"{count} {noun}", f"{check.table} has {count} {noun}, expected at least {floor}"
+    noun = "row" if floor == 1 else "rows"
+    return True, expected, f">= {floor} {noun}", f"{check.table} has at least {floor} {noun}"
+
+
+def _single_primary_key(conn: Connection, table: str) -> str | None:
+    rows = conn.run(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = to_regclass(:relation) AND i.indisprimary",
+        relation=quote_identifier(table),
+    )
+    return str(rows[0][0]) if rows and len(rows) == 1 else None
+
+
+def _no_orphans(conn: Connection, check: IntegrityCheck) -> tuple[bool, str, str, str]:
+    assert check.table is not None and check.column is not None and check.parent_table is not None
+    child, parent = quote_identifier(check.table), quote_identifier(check.parent_table)
+    column, parent_column = quote_identifier(check.column), quote_identifier(check.parent_column)
+    primary_key = _single_primary_key(conn, check.table)
+    # Newest rows first: by a single-column primary key when there is one (index scan), else by physical position.
+    order = f"c.{quote_identifier(primary_key)}" if primary_key else "c.ctid"
+    rows = conn.run(
+        f"WITH sample AS (SELECT c.{column} AS k FROM {child} AS c ORDER BY {order} DESC LIMIT :limit), "
+        f"orphans AS (SELECT s.k FROM sample AS s WHERE s.k IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {parent} AS p WHERE p.{parent_column} = s.k)) "
+        "SELECT (SELECT count(*) FROM sample), (SELECT count(*) FROM orphans), "
+        "(SELECT array_agg(e.k::text ORDER BY e.k) FROM (SELECT DISTINCT o.k FROM orphans AS o ORDER BY o.k "
+        "LIMIT :examples) AS e)",
+        limit=check.sample_limit,
+        examples=MAX_EXAMPLE_KEYS,
+    )
+    sampled, orphans, examples = int(rows[0][0]), int(rows[0][1]), list(rows[0][2] or [])
+    relation = f"{check.table}.{check.column} -> {check.parent_table}.{check.parent_column}"
+    scope = f"in the newest {sampled} rows sampled (limit {check.sample_limit})"
+    if orphans:
+        noun = "row has" if orphans == 1 else "rows have"
+        return (
+            False,
+            "0 orphan rows",
+            f"{orphans} orphan {'row' if orphans == 1 else 'rows'}",
+            f"{relation}: {orphans} {noun} no parent {scope}; example keys: {', '.join(map(str, examples))}",
+        )
+    return True, "0 orphan rows", "0 orphan rows", f"{relation}: no orphan rows {scope}"
+
+
+def _as_datetime(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return None
+
+
+def _fresh_writes(
+    conn: Connection, check: IntegrityCheck, recovery_point_time: datetime | None, rpo_minutes: float
+) -> tuple[bool, str, str, str]:
+    assert check.table is not None and check.column is not None
+    if recovery_point_time is None:
+        raise _CheckFailed(
+            "newest write within the RPO", "not run", "the recovery point's creation time is unknown; cannot judge"
+        )
+    rows = conn.run(f"SELECT max({quote_identifier(check.column)}) FROM {quote_identifier(check.table)}")
+    threshold = recovery_point_time - timedelta(minutes=rpo_minutes)
+    expected = f">= {threshold.isoformat()}"
+    where = f"{check.table}.{check.column}"
+    rp = recovery_point_time.isoformat()
+    raw = rows[0][0]
+    if raw is None:
+        return (
+            False,
+            expected,
+            "NULL",
+            f"{where} has no values (max is NULL); recovery point {rp}, RPO {rpo_minutes:g} min",
+        )
+    newest = _as_datetime(raw)
+    if newest is None:
+        raise _CheckFailed(
+            expected, repr(raw), f"{where} is not a timestamp or date column (max is {type(raw).__name__} {raw!r})"
+        )
+    gap = recovery_point_time - newest
+    gap_text = _gap(gap)
+    detail = f"newest write {newest.isoformat()}, recovery point {rp}, gap {gap_text}, RPO {rpo_minutes:g} min"
+    if newest < threshold:
+        return False, expected, newest.isoformat(), f"{where} is stale: {detail}"
+    return True, expected, newest.isoformat(), f"{where} is fresh: {detail}"
+
+
+def _gap(gap: timedelta) -> str:
+    seconds = int(gap.total_seconds())
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{sign}{days}d {text}" if days else f"{sign}{text}"
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
+
+
+def _checksum(
+    conn: Connection, check: IntegrityCheck, reference: Mapping[str, str] | None
+) -> tuple[bool, str, str, str]:
+    assert check.query is not None
+    # Re-validated here too (an IntegrityCheck may be built without parse_checks): with no semicolon the wrapped
+    # query is one statement, inside this check's READ ONLY transaction. No bind parameters, so pg8000 sends it as
+    # is (its ":name" placeholder syntax would otherwise clash with slices like arr[1:5]).
+    try:
+        query = _checksum_query(f"check {check.name!r}", check.query)
+    except ValueError as invalid:
+        raise _CheckFailed(_expected_text(check, reference), "not run", str(invalid)) from None
+    rows = conn.run(f"SELECT * FROM (\n{query}\n) AS integrity_check LIMIT 1")
+    expected = _checksum_expected(check, reference)
+    expected_text = expected if expected is not None else "(none configured)"
+    if not rows or not rows[0]:
+        return False, expected_text, "(no rows)", f"checksum query returned no rows; expected {expected_text!r}"
+    found = _as_text(rows[0][0])
+    if expected is None:
+        return False, expected_text, found, f"no expected value configured (found {found!r})"
+    if found != expected:
+        return False, expected, found, f"checksum mismatch: expected {expected!r}, found {found!r}"
+    return True, expected, found, f"checksum matches {found!r}"
+
+
+# --------------------------------------------------------------------------------------------------- summary
+
+
+def summarize(results: Sequence[CheckResult]) -> tuple[bool, str]:
+    """``(all passed?, one-line message of at most 1000 characters)`` for ``PutRestoreValidationResult``.
+
+    No results is not a pass: nothing was validated.
+    """
+    if not results:
+        return False, "No integrity checks ran"
+    failed = [result for result in results if not result.passed]
+    if not failed:
+        return True, _clip(f"All {len(results)} integrity checks passed")
+    details = "; ".join(f"{result.name}: {' '.join(result.message.split())}" for result in failed)
+    return False, _clip(f"{len(failed)} of {len(results)} checks failed: {details}")
+
+
+def _clip(message: str) -> str:
+    return message if len(message) <= STATUS_MESSAGE_LIMIT else message[: STATUS_MESSAGE_LIMIT - 1] + "…"
+
+
+# --------------------------------------------------------------------------------------------------- connecting
+
+
+def _scrub(text: str, password: str) -> str:
+    return text.replace(password, "***") if password else text
+
+
+def connect(
+    *,
+    host: str,
+    port: int,
+    database: str,
+    user: str,
+    password: str,
+    ssl_context: ssl.SSLContext,
+    timeout_s: float = 10,
+) -> Connection:
+    """Open a ``pg8000.native.Connection`` over verified TLS (``ssl_context``).
+
+    Raises :class:`ValidatorConnectionError` naming host, port, database, user and the reason, never the password.
+    (``pg8000`` treats a ``None`` context as unverified TLS, so one is required here.)
+    """
+    if not isinstance(ssl_context, ssl.SSLContext):
+        raise TypeError(f"ssl_context must be an ssl.SSLContext, got {type(ssl_context).__name__}")
+    try:
+        connection: Connection = pg8000.native.Connection(
+            user=user,
+            host=host,
+            port=port,
+            database=database,
+            password=password,
+            ssl_context=ssl_context,
+            timeout=timeout_s,
+            application_name="restore-validator",
+        )
+    except Exception as error:
+        reason = _scrub(error_message(error), password)
+        raise ValidatorConnectionError(
+            f"could not connect to {host}:{port} database {database!r} as {user!r}: {reason}",
+            sqlstate=_sqlstate(error),
+        ) from None
+    return connection
+
+
+def connect_first(
+    candidates: Sequence[Credentials],
+    *,
+    host: str,
+    port: int,
+    database: str,
+    ssl_context: ssl.SSLContext,
+    timeout_s: float = 10,
+) -> tuple[Connection, str]:
+    """Try ``candidates`` in order; return the first connection and the label of the credentials that worked.
+
+    Stops early when a failure did not come from the server (network, TLS): other credentials cannot help then.
+    """
+    if not candidates:
+        raise ValidatorConnectionError(f"no credentials to connect to {host}:{port} database {database!r}")
+    attempts: list[tuple[str, str]] = []
+    for candidate in candidates:
+        try:
+            connection = connect(
+                host=host,
+                port=port,
+                database=database,
+                user=candidate.username,
+                password=candidate.password,
+                ssl_context=ssl_context,
+                timeout_s=timeout_s,
+            )
+        except ValidatorConnectionError as error:
+            reason = str(error)
+            for other in candidates:  # never echo any candidate's secret
+                reason = _scrub(reason, other.password)
+            attempts.append((candidate.label, reason))
+            if error.sqlstate is None:
+                break
+            continue
+        return connection, candidate.label
+    tried = {label for label, _ in attempts}
+    skipped = [candidate.label for candidate in candidates if candidate.label not in tried]
+    listing = "; ".join(f"{label}: {reason}" for label, reason in attempts)
+    suffix = f"; not tried: {', '.join(skipped)}" if skipped else ""
+    raise ValidatorConnectionError(
+        f"none of the credentials ({', '.join(c.label for c in candidates)}) worked: {listing}{suffix}",
+        attempts=attempts,
+    )
