@@ -483,7 +483,7 @@ class DisasterRecoveryDrill(Construct):
             vpc_subnets=vpc_subnets,
             database_name=database_name,
             source_secret_arn=database_secret_arn,
-            extra_environment={"IDENTIFIER_PREFIX": prefix, **config_env},
+            extra_environment={"IDENTIFIER_PREFIX": prefix},
             create_vpc_endpoints=create_vpc_endpoints,
         )
         validation = self.validation
@@ -497,12 +497,6 @@ class DisasterRecoveryDrill(Construct):
                 ],
             ),
         ]
-        if config_restore_function_arn:
-            validation.statements.append(
-                iam.PolicyStatement(
-                    sid="ConfigurationDrill", actions=["lambda:InvokeFunction"], resources=[config_restore_function_arn]
-                )
-            )
         validator_policy = validation.finish()
         acknowledge(
             validator_policy,
@@ -539,8 +533,10 @@ class DisasterRecoveryDrill(Construct):
                 "SECURITY_GROUP_IDS": validation.restored_security_group.security_group_id,
                 "REPORTS_BUCKET": validation.reports_bucket.bucket_name,
                 "IDENTIFIER_PREFIX": prefix,
+                **config_env,
             },
-            timeout=Duration.minutes(2),
+            # The configuration drill (a synchronous restore in the primary region) runs in here.
+            timeout=Duration.minutes(12),
             memory_size=256,
             reserved_concurrent_executions=1,
             dead_letter_queue=validation.dead_letter_queue,
@@ -551,8 +547,8 @@ class DisasterRecoveryDrill(Construct):
         acknowledge(
             self.starter_function,
             "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC",
-            "The starter only calls the AWS Backup API to start a restore; it touches no data and needs no "
-            "network path into the VPC.",
+            "The starter calls the AWS Backup API and, for the configuration drill, the restore function in "
+            "the primary region; it touches no database and needs no network path into the VPC.",
         )
         starter_policy = iam.ManagedPolicy(
             self,
@@ -589,6 +585,17 @@ class DisasterRecoveryDrill(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="DeadLetters", actions=["sqs:SendMessage"], resources=[validation.dead_letter_queue.queue_arn]
+                ),
+                *(
+                    [
+                        iam.PolicyStatement(
+                            sid="ConfigurationDrill",
+                            actions=["lambda:InvokeFunction"],
+                            resources=[config_restore_function_arn],
+                        )
+                    ]
+                    if config_restore_function_arn
+                    else []
                 ),
             ],
         )

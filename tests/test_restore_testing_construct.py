@@ -217,8 +217,23 @@ def test_drill_starts_quarterly_and_can_delete_only_its_own_copies() -> None:
 def test_drill_with_configuration_part_invokes_the_restore_function() -> None:
     arn = "arn:aws:lambda:us-east-1:111111111111:function:ecommerce-backup-production-config-restore"
     template = drill(config_restore_function_arn=arn, source_namespace="production", drill_namespace="production-drill")
-    env = _validator_env(template)
-    assert (env["CONFIG_RESTORE_FUNCTION_ARN"], env["DRILL_NAMESPACE"]) == (arn, "production-drill")
+    env = Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "lambdas.restore_testing.drill_start_handler", "Environment": {"Variables": env}},
+    )
+    assert (env.as_object()["CONFIG_RESTORE_FUNCTION_ARN"], env.as_object()["DRILL_NAMESPACE"]) == (
+        arn,
+        "production-drill",
+    )
+    assert "CONFIG_RESTORE_FUNCTION_ARN" not in _validator_env(template)  # the validator has no path to it
+    invoke = [
+        s
+        for p in template.find_resources("AWS::IAM::ManagedPolicy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "ConfigurationDrill"
+    ]
+    assert [s["Resource"] for s in invoke] == [arn]
 
 
 @pytest.mark.parametrize(
