@@ -27,7 +27,11 @@ _KEYS = {
     "breakGlassRoleArns": "break_glass_role_arns",
     "isolatedCopyVaultArn": "isolated_copy_vault_arn",
     "kubernetes": "kubernetes",
+    "alerts": "alerts",
+    "monitoring": "monitoring",
 }
+_ALERT_KEYS = ("emails", "httpsEndpoints")
+_MONITORING_KEYS = ("enableConfigRecording", "metricArchive")
 _KUBERNETES_KEYS = ("clusterName", "namespaces", "restartDeployments", "drillNamespace", "includeHelmReleases")
 
 
@@ -84,6 +88,10 @@ class EnvironmentConfig:
     break_glass_role_arns: tuple[str, ...] = ()
     isolated_copy_vault_arn: str | None = None
     kubernetes: KubernetesSettings | None = None
+    alert_emails: tuple[str, ...] = ()
+    alert_https_endpoints: tuple[str, ...] = ()
+    enable_config_recording: bool = False
+    metric_archive: bool = False
 
     @property
     def dr_region(self) -> str | None:
@@ -119,11 +127,8 @@ class EnvironmentConfig:
             raise PolicyError(f"{where}.{err}") from None
         if policy.dr_region == region:
             _fail(f"{where}.drRegion", policy.dr_region, "the DR region must differ from the primary region")
-        log_groups = raw.get("applicationLogGroups", [])
-        roles = raw.get("breakGlassRoleArns", [])
-        for key, value in (("applicationLogGroups", log_groups), ("breakGlassRoleArns", roles)):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                _fail(f"{where}.{key}", value, "expected a list of strings")
+        log_groups = _strings(raw.get("applicationLogGroups", []), f"{where}.applicationLogGroups")
+        roles = _strings(raw.get("breakGlassRoleArns", []), f"{where}.breakGlassRoleArns")
         protection = raw.get("terminationProtection", False)
         if not isinstance(protection, bool):
             _fail(f"{where}.terminationProtection", protection, "expected true or false")
@@ -137,7 +142,51 @@ class EnvironmentConfig:
         kubernetes = (
             KubernetesSettings.from_context(raw["kubernetes"], f"{where}.kubernetes") if "kubernetes" in raw else None
         )
-        return cls(name, account, region, policy, protection, tuple(log_groups), tuple(roles), isolated, kubernetes)
+        alerts = _object(raw.get("alerts", {}), f"{where}.alerts", _ALERT_KEYS)
+        emails, endpoints = (_strings(alerts.get(k, []), f"{where}.alerts.{k}") for k in _ALERT_KEYS)
+        for email in emails:
+            if "@" not in email:
+                _fail(f"{where}.alerts.emails", email, "expected an e-mail address")
+        for url in endpoints:
+            if not url.startswith("https://"):
+                _fail(f"{where}.alerts.httpsEndpoints", url, "expected an https:// URL")
+        monitoring = _object(raw.get("monitoring", {}), f"{where}.monitoring", _MONITORING_KEYS)
+        flags = []
+        for key in _MONITORING_KEYS:
+            value = monitoring.get(key, False)
+            if not isinstance(value, bool):
+                _fail(f"{where}.monitoring.{key}", value, "expected true or false")
+            flags.append(value)
+        return cls(
+            name,
+            account,
+            region,
+            policy,
+            protection,
+            log_groups,
+            roles,
+            isolated,
+            kubernetes,
+            emails,
+            endpoints,
+            flags[0],
+            flags[1],
+        )
+
+
+def _object(value: Any, where: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        _fail(where, value, "expected an object")
+    for key in value:
+        if key not in keys:
+            _fail(f"{where}.{key}", value[key], f"unknown key; allowed: {', '.join(keys)}")
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        _fail(where, value, "expected a list of strings")
+    return tuple(value)
 
 
 def load_environments(

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_events as events
@@ -26,7 +26,7 @@ from backup_constructs.buckets import access_log_bucket, protected_bucket
 from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
 from backup_constructs.logs import policy_log_group
 from backup_constructs.policy import BackupPolicy, PolicyError
-from backup_constructs.validation import acknowledge
+from backup_constructs.validation import acknowledge, logical_id
 
 CONFIG_EVENT_SOURCE = "ecommerce.config-backup"
 DEPLOY_EVENT_SOURCE = "ecommerce.deploy"
@@ -65,6 +65,10 @@ class ConfigBackupNames:
         return f"{self.prefix}-config-restore"
 
     @property
+    def export_function(self) -> str:
+        return f"{self.prefix}-config-export"
+
+    @property
     def restore_function(self) -> str:
         """Named, so the DR region's drill can invoke it by ARN."""
         return f"{self.prefix}-config-restore"
@@ -81,9 +85,14 @@ class ConfigBackupNames:
     def replica_key_alias(self) -> str:
         return f"alias/{self.prefix}-config-replica"
 
+    def bucket(self, region: str) -> str:
+        """The configuration backup bucket in ``region`` (named, so monitoring finds it without references)."""
+        return f"{self.prefix}-config-{self.account}-{region}"
+
     @property
     def replica_bucket(self) -> str:
-        return f"{self.prefix}-config-{self.account}-{self.dr_region}"
+        assert self.dr_region is not None
+        return self.bucket(self.dr_region)
 
     def role_arn(self, scope: Construct, name: str) -> str:
         return Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=name)
@@ -254,6 +263,7 @@ class KubernetesConfigBackup(Construct):
         self.bucket = protected_bucket(
             self,
             "Bucket",
+            bucket_name=names.bucket(Stack.of(self).region),
             encryption_key=self.data_key,
             retention_days=policy.config_backup.retention_days,
             access_logs=self.access_logs,
@@ -316,6 +326,7 @@ class KubernetesConfigBackup(Construct):
         self.restore_role = self._role("RestoreRole", names.restore_role, "restores")
         self.export_function = self._function(
             "Export",
+            function_name=names.export_function,
             handler="lambdas.handlers.export_handler",
             role=self.export_role,
             environment=export_env,
@@ -550,22 +561,16 @@ class KubernetesConfigBackup(Construct):
             acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
         acknowledge(
             policy,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{self._logical_id(self.bucket)}.Arn>/{self.cluster_name}/*]",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(self.bucket)}.Arn>/{self.cluster_name}/*]",
             f"Backups are objects under {self.cluster_name}/<namespace>/<backup-id>/ whose ids are times; "
             "the wildcard is limited to this cluster's prefix in this one bucket.",
         )
         for log_group in self._log_groups.values():
             acknowledge(
                 policy,
-                f"AwsSolutions::AwsSolutions-IAM5[Resource::<{self._logical_id(log_group)}.Arn>:*]",
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(log_group)}.Arn>:*]",
                 "Lambda names its log streams at run time; the wildcard covers the streams of this one log group.",
             )
-
-    @staticmethod
-    def _logical_id(construct: Construct) -> str:
-        resource = construct.node.default_child
-        assert isinstance(resource, CfnElement)
-        return Stack.of(construct).get_logical_id(resource)
 
     def _access_entries(self, drill_namespace: str | None) -> None:
         partition = Stack.of(self).partition
@@ -650,7 +655,7 @@ class KubernetesConfigBackup(Construct):
             "with the DR key found by its alias (kms:ResourceAliases condition)."
         )
         for finding in (
-            f"Resource::<{self._logical_id(self.bucket)}.Arn>/*",
+            f"Resource::<{logical_id(self.bucket)}.Arn>/*",
             f"Resource::arn:<AWS::Partition>:s3:::{names.replica_bucket}/*",
             f"Resource::arn:<AWS::Partition>:kms:{names.dr_region}:{stack.account}:key/*",
         ):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import ArnFormat, CfnElement, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -24,7 +24,7 @@ from backup_constructs.buckets import access_log_bucket, protected_bucket
 from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
 from backup_constructs.logs import policy_log_group
 from backup_constructs.policy import BackupPolicy, PolicyError
-from backup_constructs.validation import acknowledge
+from backup_constructs.validation import acknowledge, logical_id
 
 RESTORE_TEST_EVENT_SOURCE = "ecommerce.restore-testing"
 METRIC_NAMESPACE = "Ecommerce/Backup"
@@ -277,9 +277,9 @@ class _RestoreValidation(Construct):
                 "The restored copy's resource id is unknown until it exists; the action is limited to the "
                 "read-only validator user."
             ),
-            f"Resource::<{_logical_id(self.reports_bucket)}.Arn>/restore-tests/*": "Reports are written under "
+            f"Resource::<{logical_id(self.reports_bucket)}.Arn>/restore-tests/*": "Reports are written under "
             "restore-tests/<kind>/<year>/<month>/ with job ids as names.",
-            f"Resource::<{_logical_id(self.log_group)}.Arn>:*": "Lambda names its log streams at run time.",
+            f"Resource::<{logical_id(self.log_group)}.Arn>:*": "Lambda names its log streams at run time.",
             "Action::kms:GenerateDataKey*": "S3 asks for a data key per object.",
         }
         for finding, reason in reasons.items():
@@ -308,12 +308,6 @@ class _RestoreValidation(Construct):
 
 
 _COLON = ArnFormat.COLON_RESOURCE_NAME
-
-
-def _logical_id(construct: Construct) -> str:
-    resource = construct.node.default_child
-    assert isinstance(resource, CfnElement)
-    return Stack.of(construct).get_logical_id(resource)
 
 
 class RestoreTesting(Construct):
@@ -603,10 +597,10 @@ class DisasterRecoveryDrill(Construct):
             f"Resource::arn:<AWS::Partition>:backup:{stack.region}:{stack.account}:recovery-point:*": (
                 "The newest copy is chosen at run time; StartRestoreJob is authorised per recovery point."
             ),
-            f"Resource::<{_logical_id(validation.reports_bucket)}.Arn>/restore-tests/drill/pending/*": (
+            f"Resource::<{logical_id(validation.reports_bucket)}.Arn>/restore-tests/drill/pending/*": (
                 "Pending-drill markers are named by restore job id."
             ),
-            f"Resource::<{_logical_id(starter_logs)}.Arn>:*": "Lambda names its log streams at run time.",
+            f"Resource::<{logical_id(starter_logs)}.Arn>:*": "Lambda names its log streams at run time.",
         }.items():
             acknowledge(starter_policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
         self.schedule_rule = events.Rule(

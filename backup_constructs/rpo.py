@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backup_constructs.cron import max_gap_minutes
+from backup_constructs.cron import CronSchedule, max_gap_minutes
 from backup_constructs.policy import PITR_RPO_MINUTES, BackupPolicy, BackupRule, ResourceType
 
 DAY_MINUTES = 1440
@@ -123,3 +123,25 @@ POLICY_CHECKS: tuple[Callable[[BackupPolicy], list[str]], ...] = (
 def policy_findings(policy: BackupPolicy) -> list[str]:
     """Every finding of every policy check, in check order."""
     return [finding for check in POLICY_CHECKS for finding in check(policy)]
+
+
+# Alarm thresholds ---------------------------------------------------------------------------------
+
+
+def recovery_point_age_allowance_minutes(policy: BackupPolicy, resource_type: ResourceType) -> int:
+    """How old the newest recovery point of a resource may get before something is wrong: the
+    longest scheduled gap (RDS: one snapshot a day under continuous backup) plus the windows in
+    which the job may start and must complete."""
+    rules = list(policy.snapshot_rules) or list(policy.rules)
+    return _snapshot_interval(policy, rules, resource_type) + max(r.completion_window_minutes for r in rules)
+
+
+def config_backup_age_allowance_minutes(policy: BackupPolicy) -> int:
+    """An unchanged namespace is re-backed up after the refresh interval, at the next scheduled run."""
+    spec = policy.config_backup
+    return spec.refresh_interval_days * DAY_MINUTES + max_gap_minutes([CronSchedule.parse(spec.schedule)])
+
+
+def config_check_age_allowance_minutes(policy: BackupPolicy) -> int:
+    """Two scheduled runs missed in a row means the export has stopped running."""
+    return 2 * max_gap_minutes([CronSchedule.parse(policy.config_backup.schedule)])

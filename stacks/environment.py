@@ -20,19 +20,28 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
-from backup_constructs.compliance import BackupComplianceFramework
 from backup_constructs.database import EnforceBackupPolicy, database_instance_backup_props
 from backup_constructs.environments import EnvironmentConfig
 from backup_constructs.k8s_config import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
 from backup_constructs.logs import explicit_lambda_log_groups, logs_key, policy_log_group
+from backup_constructs.monitoring import AlertTopic, BackupMonitoring, protect_keys
 from backup_constructs.policy import BackupPolicy
 from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
 from backup_constructs.strategy import BackupStrategy, DisasterRecoveryVault
 from backup_constructs.validation import acknowledge
 
+DR_REGION_ALERTS = (
+    "BackupJobFailed",
+    "CopyJobFailed",
+    "RestoreJobFailed",
+    "RestoreValidationFailed",
+    "DrillFailed",
+    "KeyDeletionAttempt",
+)
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 RDS_LOG_EXPORTS = ("postgresql", "upgrade")
 
@@ -197,12 +206,6 @@ class BackupStack(Stack):
                 else None
             ),
         )
-        self.compliance = BackupComplianceFramework(
-            self,
-            "Compliance",
-            policy=config.policy,
-            exempt_principal_arns=config.break_glass_role_arns,
-        )
         for managed in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
             acknowledge(
                 self.strategy.backup_selection,
@@ -232,6 +235,35 @@ class ConfigBackupStack(Stack):
         )
 
 
+class MonitoringStack(Stack):
+    """Alerts, the live RPO exposure, the dashboard and the compliance evidence of one environment."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        policy = config.policy
+        identifier = database_identifier(config)
+        k8s = config.kubernetes
+        names = ConfigBackupNames.for_policy(self, policy)
+        self.monitoring = BackupMonitoring(
+            self,
+            "Monitoring",
+            policy=policy,
+            database_identifiers=[identifier],
+            protected_resource_arns=[f"arn:{self.partition}:rds:{config.region}:{config.account}:db:{identifier}"],
+            config_bucket_name=names.bucket(config.region) if k8s else None,
+            config_cluster=k8s.cluster_name if k8s else None,
+            config_namespaces=k8s.namespaces if k8s else (),
+            config_export_function=(
+                lambda_.Function.from_function_name(self, "ConfigExport", names.export_function) if k8s else None
+            ),
+            alert_emails=config.alert_emails,
+            alert_https_endpoints=config.alert_https_endpoints,
+            exempt_principal_arns=config.break_glass_role_arns,
+            enable_config_recording=config.enable_config_recording,
+            metric_archive=config.metric_archive,
+        )
+
+
 class DisasterRecoveryStack(ZonesWithoutLookupStack):
     """The DR region's side: the copy-target vault, the configuration backups' replica and the
     quarterly DR drill."""
@@ -247,6 +279,15 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
             )
             if config.kubernetes
             else None
+        )
+        # The DR region alerts on its own, so drills and copies are reported even with the primary down.
+        self.alerts = AlertTopic(
+            self,
+            "Alerts",
+            policy=config.policy,
+            emails=config.alert_emails,
+            https_endpoints=config.alert_https_endpoints,
+            rule_ids=DR_REGION_ALERTS,
         )
         self.drill: DisasterRecoveryDrill | None = None
         if config.policy.restore_testing.drill_schedule:
@@ -315,8 +356,19 @@ def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
         if dr_stack is not None:
             config_stack.add_stack_dependency(dr_stack, "replication and the DR SOPS key live in the DR stack")
         stacks.append(config_stack)
+    stacks.append(
+        MonitoringStack(
+            app,
+            config.stack_name("monitoring"),
+            config=config,
+            env=primary,
+            description=f"{config.name}: backup alerts, live RPO exposure, dashboard and audit evidence",
+            **common,
+        )
+    )
     for stack in stacks:
         explicit_lambda_log_groups(stack, policy=config.policy)
+        protect_keys(stack, exempt_principal_arns=config.break_glass_role_arns)
         Aspects.of(stack).add(EnforceBackupPolicy(config.policy), priority=AspectPriority.MUTATING)
         Tags.of(stack).add("environment", config.name)
     return stacks

@@ -24,6 +24,8 @@ EXPECTED_STACKS = {
     "ecommerce-staging-backup": "us-east-1",
     "ecommerce-production-config-backup": "us-east-1",
     "ecommerce-staging-config-backup": "us-east-1",
+    "ecommerce-production-monitoring": "us-east-1",
+    "ecommerce-staging-monitoring": "us-east-1",
 }
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -211,6 +213,7 @@ def test_policy_overrides_in_context_change_the_synthesized_plan(tmp_path: Path)
         "ecommerce-staging-data",
         "ecommerce-staging-backup",
         "ecommerce-staging-config-backup",
+        "ecommerce-staging-monitoring",
     }
     groups = out.resources("ecommerce-staging-data", "AWS::Logs::LogGroup").values()
     assert {g["Properties"]["RetentionInDays"] for g in groups} == {60}
