@@ -22,6 +22,27 @@ def _summary(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _report(args: argparse.Namespace) -> int:
+    from backup_constructs.policy import BackupPolicy
+    from backup_constructs.report import render_report
+
+    if args.presets or not args.cdk_json.exists():
+        presets = {"production": BackupPolicy.production, "staging": BackupPolicy.staging}
+        if args.env is not None and args.env not in presets:
+            raise PolicyError(f"environment: got {args.env!r}; allowed: {', '.join(presets)}")
+        policies = [presets[args.env]()] if args.env else [make() for make in presets.values()]
+    else:
+        policies = [c.policy for c in load_environments(read_cdk_context(args.cdk_json), only=args.env)]
+    text = render_report(policies, args.format)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        print(f"backupctl: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backupctl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -30,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--cdk-json", type=Path, default=Path("cdk.json"), help="the app's cdk.json")
     summary.add_argument("--env", help="only this environment")
     summary.set_defaults(handler=_summary)
+    report = sub.add_parser("report", help="the strategy document (the guide's tables) from the policy")
+    report.add_argument("--env", help="only this environment")
+    report.add_argument("--format", choices=["markdown", "text"], default="text")
+    report.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    report.add_argument("--cdk-json", type=Path, default=Path("cdk.json"), help="policies from this cdk.json")
+    report.add_argument("--presets", action="store_true", help="the built-in production and staging presets")
+    report.set_defaults(handler=_report)
     add_config_commands(sub)
     return parser
 
