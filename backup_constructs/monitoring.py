@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -187,6 +187,11 @@ def _transform(message: str) -> str:
     return re.sub(r"<([A-Za-z]+)>", field, message)
 
 
+def _id_part(value: str, index: int) -> str:
+    """A construct-id part for a configured name; tokens (resolved at deploy time) fall back to the index."""
+    return str(index) if Token.is_unresolved(value) else value
+
+
 def protect_keys(scope: IConstruct, *, exempt_principal_arns: Sequence[str]) -> list[kms.Key]:
     """Deny ``kms:ScheduleKeyDeletion`` and ``kms:DisableKey`` on every key in ``scope`` to everyone
     but the break-glass principals (a compromised admin cannot destroy the backups' keys)."""
@@ -303,10 +308,11 @@ class BackupMonitoring(Construct):
             self.rpo_function = self._rpo_monitor(
                 database_identifiers, protected_resource_arns, config_bucket_name, config_cluster, config_namespaces
             )
-        for identifier in database_identifiers:
+        for index, identifier in enumerate(database_identifiers):
             dims = {"Environment": env, "DBInstanceIdentifier": identifier}
+            label = _id_part(identifier, index)
             self._alarm(
-                f"RpoExposure-{identifier}",
+                f"RpoExposure-{label}",
                 self.project_metric("RpoExposureMinutes", dims, "Maximum"),
                 threshold=policy.rpo_target_minutes,
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -315,16 +321,16 @@ class BackupMonitoring(Construct):
                 missing=cw.TreatMissingData.BREACHING,
             )
             self._alarm(
-                f"DatabaseUnprotected-{identifier}",
+                f"DatabaseUnprotected-{label}",
                 self.project_metric("DatabaseUnprotected", dims, "Maximum"),
                 threshold=1,
                 description=f"{identifier} is missing, stopped or has no restorable time",
                 missing=cw.TreatMissingData.NOT_BREACHING,
             )
-        for arn in protected_resource_arns:
+        for index, arn in enumerate(protected_resource_arns):
             resource_type = policy.protected_resource_types[0]
             allowance = recovery_point_age_allowance_minutes(policy, resource_type)
-            short = arn.rsplit(":", 1)[-1]
+            short = _id_part(arn.rsplit(":", 1)[-1], index)
             self._alarm(
                 f"RecoveryPointAge-{short}",
                 self.project_metric(

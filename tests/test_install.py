@@ -10,6 +10,7 @@ import sys
 import sysconfig
 import textwrap
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,17 +59,24 @@ def _build_wheel(out: Path) -> Path:
     return wheel
 
 
-def test_wheel_installs_and_an_outside_app_synthesizes_from_it(tmp_path: Path) -> None:
-    wheel = _build_wheel(tmp_path / "dist")
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "backup_constructs/strategy.py" in names and "lambdas/__init__.py" in names
-    assert not any(n.startswith(("tests/", "stacks/")) for n in names)
+@dataclass(frozen=True)
+class Installed:
+    wheel: Path
+    python: Path
+    site: Path
 
-    venv = tmp_path / "venv"
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel, installed into a fresh virtualenv outside the repository."""
+    root = tmp_path_factory.mktemp("install")
+    wheel = _build_wheel(root / "dist")
+    venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
     site = Path(
         subprocess.run(
-            [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
             check=True,
             capture_output=True,
             text=True,
@@ -82,13 +90,24 @@ def test_wheel_installs_and_an_outside_app_synthesizes_from_it(tmp_path: Path) -
     # Dependencies (aws-cdk-lib, constructs, jsii) come from the dev virtualenv; a plain path entry
     # does not run that directory's .pth files, so the editable checkout stays invisible.
     (site / "dev-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    return Installed(wheel, python, site)
 
+
+def test_wheel_holds_the_library_and_the_runtime_package(installed: Installed) -> None:
+    names = zipfile.ZipFile(installed.wheel).namelist()
+    assert "backup_constructs/strategy.py" in names and "lambdas/__init__.py" in names
+    assert "lambdas/requirements.txt" in names
+    assert not any(n.startswith(("tests/", "stacks/", "examples/")) for n in names)
+
+
+def test_an_outside_app_synthesizes_from_the_installed_wheel(installed: Installed, tmp_path: Path) -> None:
+    site = installed.site
     workdir = tmp_path / "user-app"
     workdir.mkdir()
     (workdir / "app.py").write_text(USER_APP)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     result = subprocess.run(
-        [str(venv / "bin" / "python"), "app.py", str(workdir / "cdk.out")],
+        [str(installed.python), "app.py", str(workdir / "cdk.out")],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -112,3 +131,26 @@ def test_wheel_installs_and_an_outside_app_synthesizes_from_it(tmp_path: Path) -
     (db,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBInstance"]
     assert db["Properties"]["BackupRetentionPeriod"] == 7  # raised by the aspect from 1
     assert db["Properties"]["MultiAZ"] is True
+
+
+def test_the_adoption_example_synthesizes_from_the_installed_wheel(installed: Installed, tmp_path: Path) -> None:
+    workdir = tmp_path / "example"
+    workdir.mkdir()
+    (workdir / "app.py").write_bytes((ROOT / "examples" / "existing_app" / "app.py").read_bytes())
+    result = subprocess.run(
+        [str(installed.python), "app.py", str(workdir / "cdk.out")],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ | {"PYTHONPATH": ""},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    template = json.loads((workdir / "cdk.out" / "ShopProduction.template.json").read_text())
+    resources = template["Resources"].values()
+    (db,) = [r for r in resources if r["Type"] == "AWS::RDS::DBInstance"]
+    assert db["Properties"]["BackupRetentionPeriod"] == 7 and db["Properties"]["MultiAZ"] is True
+    retention = {r["Properties"].get("RetentionInDays") for r in resources if r["Type"] == "AWS::Logs::LogGroup"}
+    assert retention == {90}
+    types = {r["Type"] for r in resources}
+    assert {"AWS::Backup::BackupPlan", "AWS::Lambda::Function", "AWS::CloudWatch::Alarm", "AWS::SNS::Topic"} <= types
