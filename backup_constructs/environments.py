@@ -94,6 +94,14 @@ class EnvironmentConfig:
     metric_archive: bool = False
 
     @property
+    def database_identifier(self) -> str:
+        """The e-commerce database's RDS instance identifier."""
+        return f"ecommerce-{self.name}"
+
+    def database_arn(self) -> str:
+        return f"arn:aws:rds:{self.region}:{self.account}:db:{self.database_identifier}"
+
+    @property
     def dr_region(self) -> str | None:
         return self.policy.dr_region
 

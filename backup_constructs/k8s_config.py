@@ -25,6 +25,14 @@ from constructs import Construct
 from backup_constructs.buckets import access_log_bucket, protected_bucket
 from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
 from backup_constructs.logs import policy_log_group
+from backup_constructs.naming import (
+    config_bucket_name,
+    config_digest_key_alias,
+    config_export_function_name,
+    config_restore_function_name,
+    config_sops_key_alias,
+    resource_prefix,
+)
 from backup_constructs.policy import BackupPolicy, PolicyError
 from backup_constructs.validation import acknowledge, logical_id
 
@@ -53,8 +61,7 @@ class ConfigBackupNames:
 
     @classmethod
     def for_policy(cls, scope: Construct, policy: BackupPolicy, prefix: str | None = None) -> ConfigBackupNames:
-        base = prefix or f"{policy.vault_name}-{policy.environment}"
-        return cls(re.sub(r"[^a-z0-9-]", "-", base.lower()), Stack.of(scope).account, policy.dr_region)
+        return cls(resource_prefix(policy, prefix), Stack.of(scope).account, policy.dr_region)
 
     @property
     def export_role(self) -> str:
@@ -66,12 +73,12 @@ class ConfigBackupNames:
 
     @property
     def export_function(self) -> str:
-        return f"{self.prefix}-config-export"
+        return config_export_function_name(self.prefix)
 
     @property
     def restore_function(self) -> str:
         """Named, so the DR region's drill can invoke it by ARN."""
-        return f"{self.prefix}-config-restore"
+        return config_restore_function_name(self.prefix)
 
     def restore_function_arn(self, scope: Construct, region: str) -> str:
         stack = Stack.of(scope)
@@ -79,7 +86,11 @@ class ConfigBackupNames:
 
     @property
     def sops_key_alias(self) -> str:
-        return f"alias/{self.prefix}-config-sops"
+        return config_sops_key_alias(self.prefix)
+
+    @property
+    def digest_key_alias(self) -> str:
+        return config_digest_key_alias(self.prefix)
 
     @property
     def replica_key_alias(self) -> str:
@@ -87,7 +98,7 @@ class ConfigBackupNames:
 
     def bucket(self, region: str) -> str:
         """The configuration backup bucket in ``region`` (named, so monitoring finds it without references)."""
-        return f"{self.prefix}-config-{self.account}-{region}"
+        return config_bucket_name(self.prefix, self.account, region)
 
     @property
     def replica_bucket(self) -> str:
@@ -237,6 +248,7 @@ class KubernetesConfigBackup(Construct):
             self,
             "DigestKey",
             description=f"HMAC key for the keyed digests of {cluster_name}'s Secrets in backup manifests",
+            alias=names.digest_key_alias,
             key_spec=kms.KeySpec.HMAC_256,
             key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
             policy=iam.PolicyDocument(

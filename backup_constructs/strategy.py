@@ -13,9 +13,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
+from backup_constructs.naming import backup_role_name
 from backup_constructs.policy import BackupPolicy, BackupRule, VaultLock, VaultLockMode
 from backup_constructs.rpo import policy_findings
+from backup_constructs.validation import acknowledge
 
+BACKUP_SERVICE_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores")
 # The actions the Audit Manager control BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED looks for
 # in a Deny statement to Principal "*".
 PROTECTED_VAULT_ACTIONS = (
@@ -202,12 +205,31 @@ class BackupStrategy(Construct):
         for rule in policy.rules:
             self.backup_plan.add_rule(self._plan_rule(rule))
 
+        # Named, so on-demand jobs (backupctl db backup) can pass the same role.
+        self.backup_role = iam.Role(
+            self,
+            "BackupRole",
+            role_name=backup_role_name(policy),
+            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(f"service-role/{name}")
+                for name in BACKUP_SERVICE_POLICIES
+            ],
+            description=f"AWS Backup backs up and restores {policy.environment} resources with this role",
+        )
+        for name in BACKUP_SERVICE_POLICIES:
+            acknowledge(
+                self.backup_role,
+                f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{name}]",
+                f"AWS Backup uses {name}, the policy AWS maintains for the backup service as it adds resource "
+                "types and API actions.",
+            )
         tag = policy.selection_tag
         self.backup_selection = self.backup_plan.add_selection(
             "Selection",
             backup_selection_name=f"{policy.environment}-tagged-and-listed",
             resources=[backup.BackupResource.from_tag(tag.key, tag.value), *resources],
-            allow_restores=True,
+            role=self.backup_role,
         )
         self.node.add_validation(PolicyChecks(policy))
         self._annotate_rds_design()

@@ -57,7 +57,7 @@ class ZonesWithoutLookupStack(Stack):
 
 
 def database_identifier(config: EnvironmentConfig) -> str:
-    return f"ecommerce-{config.name}"
+    return config.database_identifier
 
 
 def isolated_vpc(scope: Construct, *, policy: BackupPolicy) -> ec2.Vpc:
@@ -206,13 +206,6 @@ class BackupStack(Stack):
                 else None
             ),
         )
-        for managed in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
-            acknowledge(
-                self.strategy.backup_selection,
-                f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{managed}]",
-                f"The AWS Backup selection role uses {managed}, the policy AWS maintains for the "
-                "backup service as it adds resource types and API actions.",
-            )
 
 
 class ConfigBackupStack(Stack):

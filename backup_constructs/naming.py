@@ -1,0 +1,41 @@
+"""Names the constructs give to resources and the CLI finds them by, derived from the policy.
+
+Pure Python (no aws_cdk), so ``backupctl`` computes the same names without loading CDK, and
+stacks in two regions agree on them without cross-region references.
+"""
+
+from __future__ import annotations
+
+import re
+
+from backup_constructs.policy import BackupPolicy
+
+
+def resource_prefix(policy: BackupPolicy, prefix: str | None = None) -> str:
+    """``<vault>-<environment>``, lower-case, safe for bucket, role and alias names."""
+    return re.sub(r"[^a-z0-9-]", "-", (prefix or f"{policy.vault_name}-{policy.environment}").lower())
+
+
+def backup_role_name(policy: BackupPolicy) -> str:
+    """The role AWS Backup uses for the plan's selection and for on-demand jobs."""
+    return f"{resource_prefix(policy)}-backup"
+
+
+def config_bucket_name(prefix: str, account: str, region: str) -> str:
+    return f"{prefix}-config-{account}-{region}"
+
+
+def config_export_function_name(prefix: str) -> str:
+    return f"{prefix}-config-export"
+
+
+def config_restore_function_name(prefix: str) -> str:
+    return f"{prefix}-config-restore"
+
+
+def config_digest_key_alias(prefix: str) -> str:
+    return f"alias/{prefix}-config-digest"
+
+
+def config_sops_key_alias(prefix: str) -> str:
+    return f"alias/{prefix}-config-sops"
