@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from backup_constructs.cli_config import add_config_commands, run_config_command
+from backup_constructs.cli_db import add_db_commands, run_db_command
 from backup_constructs.environments import load_environments, read_cdk_context
 from backup_constructs.policy import PolicyError
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--presets", action="store_true", help="the built-in production and staging presets")
     report.set_defaults(handler=_report)
     add_config_commands(sub)
+    add_db_commands(sub)
     return parser
 
 
@@ -67,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "config":
         return run_config_command(args)
+    if args.command in ("db", "drill"):
+        return run_db_command(args)
     try:
         return int(args.handler(args))
     except PolicyError as err:
