@@ -36,6 +36,7 @@ from typing import Any, Final, Literal, Protocol
 
 import yaml
 
+from lambdas.aws import error_code as _error_code
 from lambdas.k8s_objects import (
     Trigger,
     backup_id_for,
@@ -388,15 +389,6 @@ def _aware(dt: datetime, label: str) -> datetime:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ConfigBackupError(f"{label} must be a timezone-aware datetime")
     return dt.astimezone(UTC)
-
-
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        error = response.get("Error")
-        if isinstance(error, Mapping) and error.get("Code"):
-            return str(error["Code"])
-    return ""
 
 
 def _safe_message(exc: BaseException) -> str:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+from lambdas.aws import error_code as _error_code
+
 __all__ = [
     "BACKUP_FAILED_STATES",
     "INSTANCE_FAILED_STATES",
@@ -109,15 +111,6 @@ def _optional_time(value: Any) -> datetime | None:
 def _truncate(text: str, limit: int = _MAX_MESSAGE) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        error = response.get("Error")
-        if isinstance(error, Mapping) and error.get("Code"):
-            return str(error["Code"])
-    return ""
 
 
 def _duration(seconds: float) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from lambdas.aws import cached_client, clear_clients
 from lambdas.config_backup import (
     BackupFiles,
     ConfigBackupError,
@@ -49,7 +50,6 @@ if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # the Lambda runtime's root logg
     logging.getLogger("lambdas").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
 _LOCK = threading.Lock()
-_AWS: dict[tuple[str, str | None], Any] = {}
 _KUBE: dict[str, KubeClient] = {}
 
 
@@ -62,16 +62,8 @@ class RestoreFailedError(ConfigBackupError):
 
 
 def aws_client(service: str, region: str | None = None) -> Any:
-    """A cached boto3 client (created on first use)."""
-    key = (service, region)
-    with _LOCK:
-        client = _AWS.get(key)
-        if client is None:
-            import boto3  # deferred: keeps the module import (and cold start of unrelated paths) fast
-
-            client = boto3.client(service, region_name=region) if region else boto3.client(service)
-            _AWS[key] = client
-        return client
+    """A cached boto3 client (created on first use); the seam tests replace."""
+    return cached_client(service, region)
 
 
 def kube_client(cluster_name: str) -> KubeClient:
@@ -87,8 +79,8 @@ def kube_client(cluster_name: str) -> KubeClient:
 
 def reset_clients() -> None:
     """Forget cached clients (tests; credentials rotation)."""
+    clear_clients()
     with _LOCK:
-        _AWS.clear()
         for client in _KUBE.values():
             client.close()
         _KUBE.clear()

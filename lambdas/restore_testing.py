@@ -36,12 +36,14 @@ import logging
 import os
 import re
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from lambdas.aws import cached_client, clear_clients
+from lambdas.aws import error_code as _error_code
 
 __all__ = [
     "DEFAULT_EVENT_SOURCE",
@@ -365,15 +367,6 @@ def _parse_time(value: Any) -> datetime | None:
             return None
         return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return None
-
-
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        code = response.get("Error", {}).get("Code")
-        if code:
-            return str(code)
-    return ""
 
 
 def _describe_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
@@ -1157,26 +1150,14 @@ def run_config_drill(*, lambda_client: Any, function_arn: str, namespace: str, d
 # C. Lambda handlers
 # --------------------------------------------------------------------------
 
-_LOCK = threading.Lock()
-_AWS: dict[tuple[str, str | None], Any] = {}
-
 
 def aws_client(service: str, region: str | None = None) -> Any:
     """A cached boto3 client (created on first use); the seam tests replace."""
-    key = (service, region)
-    with _LOCK:
-        client = _AWS.get(key)
-        if client is None:
-            import boto3  # deferred: keeps the module import fast
-
-            client = boto3.client(service, region_name=region) if region else boto3.client(service)
-            _AWS[key] = client
-        return client
+    return cached_client(service, region)
 
 
 def reset_clients() -> None:
-    with _LOCK:
-        _AWS.clear()
+    clear_clients()
 
 
 def _env(name: str, default: str | None = None) -> str:

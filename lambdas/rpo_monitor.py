@@ -38,11 +38,13 @@ import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
+
+from lambdas.aws import cached_client, clear_clients
+from lambdas.aws import error_code as _error_code
 
 __all__ = [
     "DEFAULT_METRIC_NAMESPACE",
@@ -490,25 +492,14 @@ def _batches(items: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[s
 # Lambda entry point
 # --------------------------------------------------------------------------
 
-_AWS: dict[str, Any] = {}
-_LOCK = threading.Lock()
-
 
 def aws_client(service: str) -> Any:
     """A cached boto3 client (created on first use); the seam tests replace."""
-    with _LOCK:
-        client = _AWS.get(service)
-        if client is None:
-            import boto3  # deferred: keeps the module import fast
-
-            client = boto3.client(service)
-            _AWS[service] = client
-        return client
+    return cached_client(service)
 
 
 def reset_clients() -> None:
-    with _LOCK:
-        _AWS.clear()
+    clear_clients()
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> MonitorSettings:
@@ -585,15 +576,6 @@ def _valid_backup_id(text: str) -> bool:
 
 def _parse_backup_id(text: str) -> datetime:
     return datetime.strptime(text, _BACKUP_ID_FORMAT).replace(tzinfo=UTC)
-
-
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, Mapping):
-        error = response.get("Error")
-        if isinstance(error, Mapping) and error.get("Code"):
-            return str(error["Code"])
-    return ""
 
 
 def _check_failed(kind: ProblemKind, resource: str, exc: BaseException) -> Problem:
