@@ -24,6 +24,7 @@ from constructs import Construct
 
 from backup_constructs.buckets import access_log_bucket, protected_bucket
 from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
+from backup_constructs.keys import rotating_key
 from backup_constructs.logs import policy_log_group
 from backup_constructs.naming import (
     config_bucket_name,
@@ -159,15 +160,7 @@ def sops_key(
             _role_use_statement("RestoreDecrypts", ["kms:Decrypt", "kms:DescribeKey"], decrypt_role_arns),
         ]
     )
-    return kms.Key(
-        scope,
-        id_,
-        alias=alias,
-        description=description,
-        enable_key_rotation=True,
-        policy=policy,
-        removal_policy=RemovalPolicy.RETAIN,
-    )
+    return rotating_key(scope, id_, alias=alias, description=description, policy=policy)
 
 
 class KubernetesConfigBackup(Construct):
@@ -229,12 +222,10 @@ class KubernetesConfigBackup(Construct):
         export_arn = names.role_arn(self, names.export_role)
         restore_arn = names.role_arn(self, names.restore_role)
 
-        self.data_key = kms.Key(
+        self.data_key = rotating_key(
             self,
             "DataKey",
             description=f"Encrypts the Kubernetes configuration backups of {cluster_name} at rest",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.sops_key = sops_key(
             self,
@@ -726,13 +717,11 @@ class ConfigBackupReplica(Construct):
             decrypt_role_arns=[restore_arn, *decrypt_principal_arns],
             description="Second SOPS recipient for configuration backups, in the DR region",
         )
-        self.data_key = kms.Key(
+        self.data_key = rotating_key(
             self,
             "ReplicaKey",
             alias=names.replica_key_alias,
             description="Encrypts the replicated configuration backups at rest in the DR region",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.access_logs = access_log_bucket(self, "AccessLogs")
         self.bucket = protected_bucket(

@@ -9,6 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from backup_constructs.keys import rotating_key
 from backup_constructs.policy import CLOUDWATCH_LOG_RETENTION_DAYS, BackupPolicy
 
 _RETENTION_NAMES = dict(
@@ -28,13 +29,7 @@ def logs_key(scope: Construct) -> kms.IKey:
     existing = stack.node.try_find_child(_LOGS_KEY_ID)
     if isinstance(existing, kms.Key):
         return existing
-    key = kms.Key(
-        stack,
-        _LOGS_KEY_ID,
-        description=f"Encrypts the CloudWatch log groups of {stack.stack_name}",
-        enable_key_rotation=True,
-        removal_policy=RemovalPolicy.RETAIN,
-    )
+    key = rotating_key(stack, _LOGS_KEY_ID, description=f"Encrypts the CloudWatch log groups of {stack.stack_name}")
     key.add_to_resource_policy(
         iam.PolicyStatement(
             sid="AllowCloudWatchLogsOfThisAccountAndRegion",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -27,6 +27,7 @@ from backup_constructs.buckets import access_log_bucket, protected_bucket
 from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
 from backup_constructs.compliance import BackupComplianceFramework
 from backup_constructs.k8s_config import CONFIG_EVENT_SOURCE
+from backup_constructs.keys import rotating_key
 from backup_constructs.logs import policy_log_group
 from backup_constructs.policy import BackupPolicy
 from backup_constructs.restore_testing import METRIC_NAMESPACE, RESTORE_TEST_EVENT_SOURCE
@@ -128,12 +129,10 @@ class AlertTopic(Construct):
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "Key",
             description=f"Encrypts the {policy.environment} backup alert topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
             self.key.add_to_resource_policy(
@@ -577,12 +576,10 @@ class BackupMonitoring(Construct):
 
     def _reports_bucket(self) -> s3.Bucket:
         stack = Stack.of(self)
-        key = kms.Key(
+        key = rotating_key(
             self,
             "ReportsKey",
             description=f"Encrypts {self.policy.environment} Backup Audit Manager reports",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         reports_role = (
             f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/reports.backup.amazonaws.com/"
@@ -731,12 +728,10 @@ class BackupMonitoring(Construct):
         bucket = protected_bucket(
             self,
             "ConfigHistory",
-            encryption_key=kms.Key(
+            encryption_key=rotating_key(
                 self,
                 "ConfigHistoryKey",
                 description="Encrypts AWS Config history of the backup resources",
-                enable_key_rotation=True,
-                removal_policy=RemovalPolicy.RETAIN,
             ),
             retention_days=self.policy.restore_testing.report_retention_days,
             access_logs=access_log_bucket(self, "ConfigHistoryAccessLogs"),
@@ -777,12 +772,10 @@ class BackupMonitoring(Construct):
         return recorder
 
     def _metric_archive(self) -> firehose.CfnDeliveryStream:
-        key = kms.Key(
+        key = rotating_key(
             self,
             "ArchiveKey",
             description="Encrypts archived backup metrics",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         bucket = protected_bucket(
             self,

@@ -13,7 +13,6 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
@@ -22,6 +21,7 @@ from constructs import Construct
 
 from backup_constructs.buckets import access_log_bucket, protected_bucket
 from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
+from backup_constructs.keys import rotating_key
 from backup_constructs.logs import policy_log_group
 from backup_constructs.policy import BackupPolicy, PolicyError
 from backup_constructs.validation import acknowledge, logical_id
@@ -93,12 +93,10 @@ class _RestoreValidation(Construct):
         if create_vpc_endpoints:
             self._endpoints(vpc, vpc_subnets)
 
-        self.reports_key = kms.Key(
+        self.reports_key = rotating_key(
             self,
             "ReportsKey",
             description=f"Encrypts {policy.environment} restore-test reports",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.reports_bucket = protected_bucket(
             self,

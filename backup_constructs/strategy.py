@@ -13,6 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
+from backup_constructs.keys import rotating_key
 from backup_constructs.naming import backup_role_name
 from backup_constructs.policy import BackupPolicy, BackupRule, VaultLock, VaultLockMode
 from backup_constructs.rpo import policy_findings
@@ -77,12 +78,10 @@ class ProtectedBackupVault(Construct):
         exempt_principal_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
-        self.kms_key: kms.IKey = kms_key or kms.Key(
+        self.kms_key: kms.IKey = kms_key or rotating_key(
             self,
             "Key",
             description=f"Encrypts the recovery points in backup vault {vault_name}",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.exempt_principal_arns = [deployment_role_pattern(self), *exempt_principal_arns]
         access_policy = iam.PolicyDocument(

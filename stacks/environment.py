@@ -19,7 +19,6 @@ from aws_cdk import (
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from constructs import Construct
@@ -27,6 +26,7 @@ from constructs import Construct
 from backup_constructs.database import EnforceBackupPolicy, database_instance_backup_props
 from backup_constructs.environments import EnvironmentConfig
 from backup_constructs.k8s_config import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
+from backup_constructs.keys import rotating_key
 from backup_constructs.logs import explicit_lambda_log_groups, logs_key, policy_log_group
 from backup_constructs.monitoring import AlertTopic, BackupMonitoring, protect_keys
 from backup_constructs.policy import BackupPolicy
@@ -113,12 +113,10 @@ class DataStack(ZonesWithoutLookupStack):
             )
             for kind in RDS_LOG_EXPORTS
         ]
-        self.db_kms_key = kms.Key(
+        self.db_kms_key = rotating_key(
             self,
             "DatabaseKey",
             description=f"Encrypts the {identifier} database storage and its master secret",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.db_instance = rds.DatabaseInstance(
             self,
