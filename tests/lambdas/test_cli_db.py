@@ -9,14 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto.server import ThreadedMotoServer
 
 from backup_constructs import cli_db
 from backup_constructs.cli import main
 from tests.conftest import ROOT
+from tests.moto_aws import MotoAws, moto_aws, stubbed
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
@@ -26,12 +25,13 @@ CDK_JSON = str(ROOT / "cdk.json")
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    rds = _client("rds", endpoint)
+def moto() -> Iterator[MotoAws]:
+    with moto_aws(REGION) as aws:
+        _seed(aws.client("rds"))
+        yield aws
+
+
+def _seed(rds: Any) -> None:
     rds.create_db_instance(
         DBInstanceIdentifier=SOURCE,
         DBInstanceClass="db.m7g.large",
@@ -49,30 +49,15 @@ def moto_endpoint() -> Iterator[str]:
         MasterUserPassword="not-a-real-secret-1",
         AllocatedStorage=20,
     )
-    try:
-        yield endpoint
-    finally:
-        server.stop()
-
-
-def _client(service: str, endpoint: str | None) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 @pytest.fixture
-def backup_stub(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
-    backup = _client("backup", None)
-    stub = Stubber(backup)
+def backup_stub(moto: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    backup, stub = stubbed("backup", REGION)
 
     def aws_client(service: str, region: str) -> Any:
         assert region == REGION
-        return backup if service == "backup" else _client(service, moto_endpoint)
+        return backup if service == "backup" else moto.client(service)
 
     monkeypatch.setattr(cli_db, "aws_client", aws_client)
     with stub:
@@ -120,7 +105,7 @@ def test_db_backup_starts_an_on_demand_job_with_the_daily_retention_and_waits(
 
 
 def test_db_restore_dry_run_prints_the_plan_and_changes_nothing(
-    backup_stub: Stubber, moto_endpoint: str, capsys: pytest.CaptureFixture[str]
+    backup_stub: Stubber, moto: MotoAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(
         capsys, "db", "restore", "--env", "production", "--cdk-json", CDK_JSON, "--latest",
@@ -128,12 +113,12 @@ def test_db_restore_dry_run_prints_the_plan_and_changes_nothing(
     )  # fmt: skip
     assert code == 0, err
     assert "dry run: nothing changed" in out and SOURCE in out and "orders-restore" in out
-    ids = [d["DBInstanceIdentifier"] for d in _client("rds", moto_endpoint).describe_db_instances()["DBInstances"]]
+    ids = [d["DBInstanceIdentifier"] for d in moto.client("rds").describe_db_instances()["DBInstances"]]
     assert "orders-restore" not in ids
 
 
 def test_db_restore_latest_creates_a_new_instance_and_leaves_the_source(
-    backup_stub: Stubber, moto_endpoint: str, capsys: pytest.CaptureFixture[str]
+    backup_stub: Stubber, moto: MotoAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = run(
         capsys, "db", "restore", "--env", "production", "--cdk-json", CDK_JSON, "--latest",
@@ -141,7 +126,7 @@ def test_db_restore_latest_creates_a_new_instance_and_leaves_the_source(
     )  # fmt: skip
     assert code == 0, err
     assert json.loads(out)["target"] == "orders-restore-2"
-    rds = _client("rds", moto_endpoint)
+    rds = moto.client("rds")
     (restored,) = rds.describe_db_instances(DBInstanceIdentifier="orders-restore-2")["DBInstances"]
     assert restored["DeletionProtection"] is True
     (source,) = rds.describe_db_instances(DBInstanceIdentifier=SOURCE)["DBInstances"]

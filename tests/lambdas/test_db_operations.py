@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
-from moto.server import ThreadedMotoServer
 
 from lambdas import db_operations as ops
+from tests.moto_aws import MotoAws, moto_aws, stubbed
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
@@ -32,33 +31,10 @@ _COUNTER = itertools.count(1)
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class Aws:
-    endpoint: str
-    clients: dict[str, Any] = field(default_factory=dict)
-
-    def client(self, service: str) -> Any:
-        if service not in self.clients:
-            self.clients[service] = boto3.client(
-                service,
-                region_name=REGION,
-                endpoint_url=self.endpoint,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-        return self.clients[service]
-
-
 @pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    """Per module: moto's backends are process-global and other modules may reset them."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield Aws(f"http://{host}:{port}")
-    finally:
-        server.stop()
+def aws() -> Iterator[MotoAws]:
+    with moto_aws(REGION) as moto:
+        yield moto
 
 
 @dataclass
@@ -68,7 +44,7 @@ class Network:
 
 
 @pytest.fixture(scope="module")
-def network(aws: Aws) -> Network:
+def network(aws: MotoAws) -> Network:
     ec2, rds = aws.client("ec2"), aws.client("rds")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -83,7 +59,7 @@ def network(aws: Aws) -> Network:
 
 @dataclass
 class World:
-    aws: Aws
+    aws: MotoAws
     network: Network
     source: str
     source_arn: str
@@ -117,17 +93,12 @@ class World:
 
 
 @pytest.fixture
-def world(aws: Aws, network: Network) -> World:
+def world(aws: MotoAws, network: Network) -> World:
     """A fresh source instance (names are unique: moto's backends outlive the server)."""
     w = World(aws, network, "", "")
     w.source = w.unique("orders")
     w.source_arn = str(w.create_instance(w.source)["DBInstanceArn"])
     return w
-
-
-def stubbed(service: str) -> tuple[Any, Stubber]:
-    client = boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-    return client, Stubber(client)
 
 
 @dataclass

@@ -15,13 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
-from botocore.stub import ANY, Stubber
-from moto.server import ThreadedMotoServer
+from botocore.stub import ANY
 
 from lambdas import restore_testing as rt
+from tests.moto_aws import MotoAws, moto_aws, stubbed
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
@@ -38,39 +37,10 @@ class ValidatorConnectionError(Exception):
     """Stands for `lambdas.integrity.ValidatorConnectionError` (recognized by name)."""
 
 
-@dataclass
-class Aws:
-    endpoint: str
-    clients: dict[str, Any] = field(default_factory=dict)
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        key = f"{service}:{region or REGION}"
-        if key not in self.clients:
-            self.clients[key] = boto3.client(
-                service,
-                region_name=region or REGION,
-                endpoint_url=self.endpoint,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-        return self.clients[key]
-
-
 @pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    """Per module: moto's backends are process-global and other modules may reset them."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield Aws(f"http://{host}:{port}")
-    finally:
-        server.stop()
-
-
-def stubbed(service: str) -> tuple[Any, Stubber]:
-    client = boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-    return client, Stubber(client)
+def aws() -> Iterator[MotoAws]:
+    with moto_aws(REGION) as moto:
+        yield moto
 
 
 @dataclass
@@ -119,7 +89,7 @@ def passing_checks() -> list[dict[str, Any]]:
 
 @dataclass
 class World:
-    aws: Aws
+    aws: MotoAws
     n: int
     bucket: str
     queue_url: str
@@ -201,7 +171,7 @@ class World:
 
 
 @pytest.fixture
-def world(aws: Aws) -> World:
+def world(aws: MotoAws) -> World:
     n = next(_COUNTER)
     bucket = f"rt-reports-{n}"
     aws.client("s3").create_bucket(Bucket=bucket)

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
-from moto.server import ThreadedMotoServer
+from botocore.stub import ANY
 
 from lambdas import rpo_monitor as rm
+from tests.moto_aws import MotoAws, moto_aws, stubbed
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
@@ -26,38 +25,10 @@ VAULT = "ecommerce-prod"
 _COUNTER = itertools.count(1)
 
 
-@dataclass
-class Aws:
-    endpoint: str
-    clients: dict[str, Any] = field(default_factory=dict)
-
-    def client(self, service: str) -> Any:
-        if service not in self.clients:
-            self.clients[service] = boto3.client(
-                service,
-                region_name=REGION,
-                endpoint_url=self.endpoint,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-        return self.clients[service]
-
-
 @pytest.fixture(scope="module")
-def aws() -> Iterator[Aws]:
-    """Per module: moto's backends are process-global and other modules may reset them."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield Aws(f"http://{host}:{port}")
-    finally:
-        server.stop()
-
-
-def stubbed(service: str) -> tuple[Any, Stubber]:
-    client = boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-    return client, Stubber(client)
+def aws() -> Iterator[MotoAws]:
+    with moto_aws(REGION) as moto:
+        yield moto
 
 
 def unique(prefix: str) -> str:
@@ -70,7 +41,7 @@ def settings(**overrides: Any) -> rm.MonitorSettings:
     return rm.MonitorSettings(**values)
 
 
-def metric_value(aws: Aws, namespace: str, name: str, dims: dict[str, str], at: datetime = NOW) -> list[float]:
+def metric_value(aws: MotoAws, namespace: str, name: str, dims: dict[str, str], at: datetime = NOW) -> list[float]:
     """Every datum of one metric (exact name + dimensions) around ``at``."""
     response = aws.client("cloudwatch").get_metric_data(
         MetricDataQueries=[
@@ -93,7 +64,7 @@ def metric_value(aws: Aws, namespace: str, name: str, dims: dict[str, str], at: 
     return [float(v) for v in response["MetricDataResults"][0]["Values"]]
 
 
-def listed(aws: Aws, namespace: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+def listed(aws: MotoAws, namespace: str) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
     metrics = aws.client("cloudwatch").list_metrics(Namespace=namespace)["Metrics"]
     return {(m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"]))) for m in metrics}
 
@@ -114,7 +85,7 @@ def point(created: datetime, status: str, n: int) -> dict[str, Any]:
     }
 
 
-def create_db(aws: Aws, identifier: str) -> None:
+def create_db(aws: MotoAws, identifier: str) -> None:
     aws.client("rds").create_db_instance(
         DBInstanceIdentifier=identifier,
         DBInstanceClass="db.t4g.medium",
@@ -125,7 +96,7 @@ def create_db(aws: Aws, identifier: str) -> None:
     )
 
 
-def put(aws: Aws, bucket: str, key: str, body: str = "x") -> None:
+def put(aws: MotoAws, bucket: str, key: str, body: str = "x") -> None:
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body.encode())
 
 
@@ -163,7 +134,7 @@ def test_exposure_is_computed_exactly_from_a_fixed_now() -> None:
     ]
 
 
-def test_missing_and_stopped_databases_are_reported_and_flagged_unprotected_in_cloudwatch(aws: Aws) -> None:
+def test_missing_and_stopped_databases_are_reported_and_flagged_unprotected_in_cloudwatch(aws: MotoAws) -> None:
     live, stopped, missing = unique("live"), unique("stopped"), unique("missing")
     create_db(aws, live)
     create_db(aws, stopped)
@@ -267,7 +238,7 @@ def test_recovery_point_age_is_the_newest_completed_point_across_pages() -> None
     ]
 
 
-def test_no_completed_recovery_point_publishes_recovery_point_missing(aws: Aws) -> None:
+def test_no_completed_recovery_point_publishes_recovery_point_missing(aws: MotoAws) -> None:
     backup, stub = stubbed("backup")
     other = f"arn:aws:rds:{REGION}:{ACCOUNT}:db:catalog"
     stub.add_response(
@@ -310,7 +281,7 @@ def test_a_failing_backup_api_is_a_check_error_not_a_missing_point() -> None:
 # --------------------------------------------------------------------------
 
 
-def seed_config(aws: Aws, bucket: str, cluster: str) -> None:
+def seed_config(aws: MotoAws, bucket: str, cluster: str) -> None:
     aws.client("s3").create_bucket(Bucket=bucket)
     shop = f"{cluster}/shop"
     complete_old, complete, incomplete = "20250531T000000Z", "20250601T093000Z", "20250601T113000Z"
@@ -330,7 +301,7 @@ def seed_config(aws: Aws, bucket: str, cluster: str) -> None:
     put(aws, bucket, f"{cluster}/payments/20250601T110000Z/secrets.sops.yaml")
 
 
-def test_config_backup_age_from_the_newest_complete_backup_and_check_age_from_the_marker(aws: Aws) -> None:
+def test_config_backup_age_from_the_newest_complete_backup_and_check_age_from_the_marker(aws: MotoAws) -> None:
     bucket, cluster = unique("rpo-config"), "prod-eks"
     seed_config(aws, bucket, cluster)
     config = settings(config_bucket=bucket, config_cluster=cluster, config_namespaces=("shop", "payments"))
@@ -372,7 +343,7 @@ def test_config_backup_age_from_the_newest_complete_backup_and_check_age_from_th
     }
 
 
-def test_a_missing_bucket_is_a_check_error(aws: Aws) -> None:
+def test_a_missing_bucket_is_a_check_error(aws: MotoAws) -> None:
     config = settings(config_bucket=unique("rpo-absent"), config_cluster="prod-eks", config_namespaces=("shop",))
     report = rm.collect(rds=None, backup=None, s3=aws.client("s3"), settings=config, now=NOW)
     (shop,) = report.config_backups
@@ -404,7 +375,7 @@ def healthy_report(count: int) -> rm.MonitorReport:
     return rm.MonitorReport("prod", NOW, databases=dbs)
 
 
-def test_metrics_are_published_in_batches_of_twenty(aws: Aws) -> None:
+def test_metrics_are_published_in_batches_of_twenty(aws: MotoAws) -> None:
     report = healthy_report(22)  # 2 metrics per database + CheckErrors = 45
     config = settings(databases=tuple(d.identifier for d in report.databases))
     cloudwatch = Recording(aws.client("cloudwatch"))
@@ -447,7 +418,7 @@ def test_settings_validation_and_env_parsing() -> None:
 
 
 def test_handler_reads_env_uses_the_client_seam_and_returns_the_report(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
+    aws: MotoAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = unique("handler-db")
     create_db(aws, db)

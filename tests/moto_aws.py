@@ -1,0 +1,51 @@
+"""AWS for the tests: moto's server over real HTTP (one per test module: moto's backends are
+process-global and other modules may reset them), and botocore's Stubber on real clients where
+moto does not model an API (the Stubber checks every request against the real API model)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.stub import Stubber
+from moto.server import ThreadedMotoServer
+
+DEFAULT_REGION = "us-east-1"
+_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass
+class MotoAws:
+    """Clients of one moto server, cached per service and region."""
+
+    endpoint: str
+    region: str = DEFAULT_REGION
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = f"{service}:{region or self.region}"
+        if key not in self.clients:
+            self.clients[key] = boto3.client(
+                service, region_name=region or self.region, endpoint_url=self.endpoint, **_CREDENTIALS
+            )
+        return self.clients[key]
+
+
+@contextmanager
+def moto_aws(region: str = DEFAULT_REGION) -> Iterator[MotoAws]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield MotoAws(f"http://{host}:{port}", region)
+    finally:
+        server.stop()
+
+
+def stubbed(service: str, region: str = DEFAULT_REGION) -> tuple[Any, Stubber]:
+    """A real client (no endpoint is ever called) and its Stubber."""
+    client = boto3.client(service, region_name=region, **_CREDENTIALS)
+    return client, Stubber(client)
