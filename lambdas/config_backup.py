@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
-import yaml
-
 from lambdas.aws import error_code as _error_code
 from lambdas.k8s_objects import (
     Trigger,
@@ -44,6 +42,7 @@ from lambdas.k8s_objects import (
     clean_object,
     derive_digest_key,
     from_list_yaml,
+    list_document,
     manifest_bytes,
     objects_fingerprint,
     parse_backup_id,
@@ -659,7 +658,7 @@ def _export(
     key_arns = _resolve_key_arns(kms, settings.sops_key_arns)
     recipients = {arn: kms(_arn_region(arn)) for arn in key_arns}
     configmaps_bytes = to_list_yaml(configmaps).encode("utf-8")
-    secrets_doc = yaml.safe_load(to_list_yaml(secrets))
+    secrets_doc = list_document(secrets)
     secrets_bytes = encrypt_document(secrets_doc, recipients, encrypted_regex=DEFAULT_ENCRYPTED_REGEX, now=now).encode(
         "utf-8"
     )

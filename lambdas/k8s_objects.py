@@ -24,9 +24,17 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
+
+# libyaml's C emitter and parser (in PyYAML's wheels) when present: an order of magnitude faster.
+if TYPE_CHECKING:
+    SafeDumper = yaml.SafeDumper
+    SafeLoader = yaml.SafeLoader
+else:
+    SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 __all__ = [
     "BACKUP_ID_FORMAT",
@@ -158,21 +166,24 @@ def derive_digest_key(kms_mac: Callable[[bytes], bytes], *, cluster: str, namesp
 # --- YAML List documents -----------------------------------------------------------------
 
 
-def to_list_yaml(items: Sequence[Mapping[str, Any]]) -> str:
-    """Serialize ``items`` as a deterministic ``v1 List`` YAML document.
-
-    Items are sorted by ``metadata.name`` (then kind); each item's keys come as
-    ``apiVersion, kind, metadata`` and then the rest sorted; nested mappings are sorted.
-    """
+def list_document(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``items`` as a deterministic ``v1 List``: items sorted by ``metadata.name`` (then kind); each
+    item's keys come as ``apiVersion, kind, metadata`` and then the rest sorted; nested mappings sorted."""
     ordered_items = [_ordered_item(item) for item in sorted(items, key=lambda i: (_name(i), str(i.get("kind", ""))))]
-    document = {"apiVersion": "v1", "kind": "List", "items": ordered_items}
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return {"apiVersion": "v1", "kind": "List", "items": ordered_items}
+
+
+def to_list_yaml(items: Sequence[Mapping[str, Any]]) -> str:
+    """Serialize ``items`` as a deterministic ``v1 List`` YAML document (see :func:`list_document`)."""
+    return yaml.dump(
+        list_document(items), Dumper=SafeDumper, sort_keys=False, allow_unicode=True, default_flow_style=False
+    )
 
 
 def from_list_yaml(text: str) -> list[dict[str, Any]]:
     """Parse a ``v1 List`` YAML document and return its items."""
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         raise ValueError(f"not valid YAML: {exc}") from exc
     if not isinstance(document, dict):
