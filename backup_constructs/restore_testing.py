@@ -397,7 +397,7 @@ class RestoreTesting(Construct):
             },
             validation_window_hours=spec.validation_window_hours,
         )
-        self.restore_testing_selection.add_dependency(self.restore_testing_plan)
+        self.restore_testing_selection.add_resource_dependency(self.restore_testing_plan)
         self.validation.validator_function.add_environment(
             "PLAN_ARN", self.restore_testing_plan.attr_restore_testing_plan_arn
         )
