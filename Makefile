@@ -1,4 +1,5 @@
-# Entry points: `make synth` (the main job), `make test` (the whole suite), `make deploy ENV=...`.
+# Entry points: `make synth` (the main job), `make test` (the whole suite), `make deploy ENV=...`,
+# and `make bench` (benchmarks into bench/results.md).
 # Each sets up what it needs: a .venv with the project installed (editable) and node_modules
 # (the pinned Node.js 22 and CDK CLI, first on PATH).
 SHELL := /bin/bash
@@ -9,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: synth test deploy lint setup
+.PHONY: synth test deploy lint setup bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -34,6 +35,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+
+bench: setup
+	$(VENV)/bin/python -m bench.run
 
 deploy: setup
 	@case "$(ENV)" in production|staging) ;; *) echo "usage: make deploy ENV=production|staging" >&2; exit 2;; esac

@@ -11,7 +11,6 @@ import os
 os.environ.setdefault("CDK_VALIDATION", "false")
 
 from aws_cdk import App, Validations
-from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks
 
 from backup_constructs.environments import load_environments
 from stacks import build_environment
@@ -31,6 +30,8 @@ def build_app(app: App | None = None) -> App:
     for config in configs:
         build_environment(app, config)
     if app.node.try_get_context("nag") is not False:
+        from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks  # loads its jsii assembly: only when used
+
         Validations.of(app).add_plugins(AwsSolutionsChecks(app), PCIDSS321Checks(app))
     return app
 

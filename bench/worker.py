@@ -112,7 +112,7 @@ def op_restore(spec: dict[str, Any]) -> Callable[[], Any]:
         )
         counts = report.to_dict()["counts"]
         if not report.ok:
-            raise SystemExit(f"restore failed: {counts} {report.failures()[:3]}")
+            raise SystemExit(f"restore failed: {counts} {report.failures[:3]}")
         return counts
 
     return run
@@ -132,7 +132,7 @@ def op_floor(spec: dict[str, Any]) -> Callable[[], Any]:
         for plural in ("configmaps", "secrets"):
             token = ""
             while True:
-                fields: dict[str, str | int] = {"limit": 500}
+                fields: dict[str, str] = {"limit": "500"}
                 if token:
                     fields["continue"] = token
                 response = pool.request("GET", f"{base}/{plural}", fields=fields, headers=headers)
@@ -162,10 +162,7 @@ def main(argv: list[str]) -> int:
     profile_path = spec.get("profile")
     profiler = cProfile.Profile() if profile_path else None
     start = time.perf_counter()
-    if profiler is not None:
-        detail = profiler.runcall(run)
-    else:
-        detail = run()
+    detail = profiler.runcall(run) if profiler is not None else run()
     seconds = time.perf_counter() - start
     if profiler is not None:
         profiler.dump_stats(profile_path)
