@@ -28,6 +28,7 @@ from backup_constructs.keys import rotating_key
 from backup_constructs.logs import policy_log_group
 from backup_constructs.naming import (
     config_bucket_name,
+    config_dead_letter_queue_name,
     config_digest_key_alias,
     config_export_function_name,
     config_restore_function_name,
@@ -285,6 +286,7 @@ class KubernetesConfigBackup(Construct):
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
+            queue_name=config_dead_letter_queue_name(names.prefix),
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=self.data_key,
             enforce_ssl=True,

@@ -226,8 +226,9 @@ class BackupMonitoring(Construct):
         Resources whose newest recovery point age is published and alarmed on. Default: none.
     config_bucket_name, config_cluster, config_namespaces:
         Kubernetes configuration backups to watch for freshness. Default: none.
-    config_export_function:
-        The export function, whose errors and dead letters raise alerts. Default: none.
+    config_export_function, config_dead_letter_queue:
+        The export function and its dead-letter queue: errors and dead letters raise alerts.
+        Default: none.
     alert_emails, alert_https_endpoints:
         Subscriptions of the alert topic.
     exempt_principal_arns:
@@ -254,6 +255,7 @@ class BackupMonitoring(Construct):
         config_cluster: str | None = None,
         config_namespaces: Sequence[str] = (),
         config_export_function: lambda_.IFunction | None = None,
+        config_dead_letter_queue: sqs.IQueue | None = None,
         alert_emails: Sequence[str] = (),
         alert_https_endpoints: Sequence[str] = (),
         exempt_principal_arns: Sequence[str] = (),
@@ -380,6 +382,16 @@ class BackupMonitoring(Construct):
                 config_export_function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
                 threshold=1,
                 description="The Kubernetes configuration export function failed",
+                missing=cw.TreatMissingData.NOT_BREACHING,
+            )
+        if config_dead_letter_queue is not None:
+            self._alarm(
+                "ConfigDeadLetters",
+                config_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                threshold=1,
+                description="A Kubernetes configuration export or restore gave up after its retries (dead letter)",
                 missing=cw.TreatMissingData.NOT_BREACHING,
             )
 

@@ -33,6 +33,10 @@ def config_restore_function_name(prefix: str) -> str:
     return f"{prefix}-config-restore"
 
 
+def config_dead_letter_queue_name(prefix: str) -> str:
+    return f"{prefix}-config-dead-letters"
+
+
 def config_digest_key_alias(prefix: str) -> str:
     return f"alias/{prefix}-config-digest"
 

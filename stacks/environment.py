@@ -21,6 +21,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from backup_constructs.database import EnforceBackupPolicy, database_instance_backup_props
@@ -29,6 +30,7 @@ from backup_constructs.k8s_config import ConfigBackupNames, ConfigBackupReplica,
 from backup_constructs.keys import rotating_key
 from backup_constructs.logs import explicit_lambda_log_groups, logs_key, policy_log_group
 from backup_constructs.monitoring import AlertTopic, BackupMonitoring, protect_keys
+from backup_constructs.naming import config_dead_letter_queue_name
 from backup_constructs.policy import BackupPolicy
 from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
 from backup_constructs.strategy import BackupStrategy, DisasterRecoveryVault
@@ -246,6 +248,15 @@ class MonitoringStack(Stack):
             config_namespaces=k8s.namespaces if k8s else (),
             config_export_function=(
                 lambda_.Function.from_function_name(self, "ConfigExport", names.export_function) if k8s else None
+            ),
+            config_dead_letter_queue=(
+                sqs.Queue.from_queue_arn(
+                    self,
+                    "ConfigDeadLetters",
+                    self.format_arn(service="sqs", resource=config_dead_letter_queue_name(names.prefix)),
+                )
+                if k8s
+                else None
             ),
             alert_emails=config.alert_emails,
             alert_https_endpoints=config.alert_https_endpoints,

@@ -19,10 +19,13 @@ PRODUCTION = BackupPolicy.production()
 DB_ARN = "arn:aws:rds:us-east-1:111111111111:db:ecommerce-production"
 
 
+def monitoring_stack() -> Stack:
+    app = App(context={BUNDLING_CONTEXT: "source-only"})
+    return Stack(app, "M", env=Environment(account="111111111111", region="us-east-1"))
+
+
 def build(policy: BackupPolicy = PRODUCTION, **kwargs: Any) -> Template:
-    stack = Stack(
-        App(context={BUNDLING_CONTEXT: "source-only"}), "M", env=Environment(account="111111111111", region="us-east-1")
-    )
+    stack = monitoring_stack()
     props: dict[str, Any] = {
         "database_identifiers": ["ecommerce-production"],
         "protected_resource_arns": [DB_ARN],
@@ -133,6 +136,27 @@ def test_recovery_point_age_and_config_freshness_thresholds_come_from_the_policy
     assert _alarm(production, "newest recovery point older")["Threshold"] == 1440 + 60 + 180
     assert _alarm(production, "newest complete configuration backup is older")["Threshold"] == 7 * 1440 + 360
     assert _alarm(production, "has not run for two scheduled periods")["Threshold"] == 720
+
+
+def test_config_export_errors_and_dead_letters_raise_alerts() -> None:
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_sqs as sqs
+
+    stack = Stack(
+        App(context={BUNDLING_CONTEXT: "source-only"}), "M", env=Environment(account="1" * 12, region="us-east-1")
+    )
+    BackupMonitoring(
+        stack,
+        "Mon",
+        policy=PRODUCTION,
+        config_export_function=lambda_.Function.from_function_name(stack, "F", "cfg-export"),
+        config_dead_letter_queue=sqs.Queue.from_queue_arn(stack, "Q", "arn:aws:sqs:us-east-1:111111111111:cfg-dlq"),
+    )
+    template = Template.from_stack(stack)
+    assert _alarm(template, "export function failed")["MetricName"] == "Errors"
+    dead = _alarm(template, "gave up after its retries")
+    assert dead["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": "cfg-dlq"}]
 
 
 def test_restore_time_alarms_use_the_rto(production: Template) -> None:
