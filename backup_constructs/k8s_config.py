@@ -36,6 +36,7 @@ from backup_constructs.naming import (
     resource_prefix,
 )
 from backup_constructs.policy import BackupPolicy, PolicyError
+from backup_constructs.statements import send_dead_letters, vpc_network_interfaces, write_own_logs
 from backup_constructs.validation import acknowledge, logical_id
 
 CONFIG_EVENT_SOURCE = "ecommerce.config-backup"
@@ -440,22 +441,16 @@ class KubernetesConfigBackup(Construct):
         # A customer-managed policy, not CDK's inline default policy, and written out in full.
         return iam.ManagedPolicy(self, id_, roles=[role], statements=statements)
 
-    def _common_statements(self, log_group_arn: str) -> list[iam.PolicyStatement]:
+    def _common_statements(self, log_group: logs.ILogGroup) -> list[iam.PolicyStatement]:
         stack = Stack.of(self)
         return [
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{log_group_arn}:*"],
-            ),
+            write_own_logs(log_group),
             iam.PolicyStatement(
                 sid="DescribeTheCluster",
                 actions=["eks:DescribeCluster"],
                 resources=[stack.format_arn(service="eks", resource="cluster", resource_name=self.cluster_name)],
             ),
-            iam.PolicyStatement(
-                sid="DeadLetters", actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
-            ),
+            send_dead_letters(self.dead_letter_queue),
             iam.PolicyStatement(
                 sid="DeadLettersEncrypted",
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
@@ -470,18 +465,10 @@ class KubernetesConfigBackup(Construct):
             ),
         ]
 
-    def _vpc_statement(self) -> iam.PolicyStatement:
-        return iam.PolicyStatement(
-            sid="NetworkInterfacesInTheVpc",
-            actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-                     "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            resources=["*"],
-        )  # fmt: skip
-
     def _grant_export(self, names: ConfigBackupNames, git_secret: secretsmanager.ISecret | None, in_vpc: bool) -> None:
         stack = Stack.of(self)
         objects = self.bucket.arn_for_objects(f"{self.cluster_name}/*")
-        statements = self._common_statements(self._log_groups["Export"].log_group_arn)
+        statements = self._common_statements(self._log_groups["Export"])
         statements += [
             iam.PolicyStatement(
                 sid="WriteAndReadBackups", actions=["s3:PutObject", "s3:GetObject"], resources=[objects]
@@ -523,7 +510,7 @@ class KubernetesConfigBackup(Construct):
                 )
             )
         if in_vpc:
-            statements.append(self._vpc_statement())
+            statements.append(vpc_network_interfaces())
             findings.append("Resource::*")
         policy = self._policy("ExportPolicy", self.export_role, statements)
         self._acknowledge_wildcards(policy, findings)
@@ -531,7 +518,7 @@ class KubernetesConfigBackup(Construct):
     def _grant_restore(self, names: ConfigBackupNames, in_vpc: bool) -> None:
         stack = Stack.of(self)
         objects = self.bucket.arn_for_objects(f"{self.cluster_name}/*")
-        statements = self._common_statements(self._log_groups["Restore"].log_group_arn)
+        statements = self._common_statements(self._log_groups["Restore"])
         statements += [
             iam.PolicyStatement(sid="ReadBackups", actions=["s3:GetObject"], resources=[objects]),
             iam.PolicyStatement(
@@ -547,7 +534,7 @@ class KubernetesConfigBackup(Construct):
         ]
         findings = []
         if in_vpc:
-            statements.append(self._vpc_statement())
+            statements.append(vpc_network_interfaces())
             findings.append("Resource::*")
         policy = self._policy("RestorePolicy", self.restore_role, statements)
         self._acknowledge_wildcards(policy, findings)

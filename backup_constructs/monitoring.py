@@ -36,6 +36,7 @@ from backup_constructs.rpo import (
     config_check_age_allowance_minutes,
     recovery_point_age_allowance_minutes,
 )
+from backup_constructs.statements import publish_metrics, send_dead_letters, write_own_logs
 from backup_constructs.validation import acknowledge, logical_id
 
 COLON = ArnFormat.COLON_RESOURCE_NAME
@@ -497,18 +498,9 @@ class BackupMonitoring(Construct):
             "connection to any data store.",
         )
         statements = [
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{log_group.log_group_arn}:*"],
-            ),
-            iam.PolicyStatement(
-                sid="PublishMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
-            ),
-            iam.PolicyStatement(sid="DeadLetters", actions=["sqs:SendMessage"], resources=[dlq.queue_arn]),
+            write_own_logs(log_group),
+            publish_metrics(METRIC_NAMESPACE),
+            send_dead_letters(dlq),
         ]
         if databases:
             statements.append(

@@ -24,6 +24,7 @@ from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, func
 from backup_constructs.keys import rotating_key
 from backup_constructs.logs import policy_log_group
 from backup_constructs.policy import BackupPolicy, PolicyError
+from backup_constructs.statements import publish_metrics, send_dead_letters, vpc_network_interfaces, write_own_logs
 from backup_constructs.validation import acknowledge, logical_id
 
 RESTORE_TEST_EVENT_SOURCE = "ecommerce.restore-testing"
@@ -194,22 +195,8 @@ class _RestoreValidation(Construct):
         )
         self.log_group = log_group
         self.statements: list[iam.PolicyStatement] = [
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{log_group.log_group_arn}:*"],
-            ),
-            iam.PolicyStatement(
-                sid="NetworkInterfacesInTheVpc",
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
-                resources=["*"],
-            ),
+            write_own_logs(log_group),
+            vpc_network_interfaces(),
             iam.PolicyStatement(
                 sid="ReadRestoreJobsAndRecordResults",
                 actions=["backup:DescribeRestoreJob", "backup:PutRestoreValidationResult"],
@@ -239,20 +226,13 @@ class _RestoreValidation(Construct):
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[self.reports_key.key_arn],
             ),
-            iam.PolicyStatement(
-                sid="PublishMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
-            ),
+            publish_metrics(METRIC_NAMESPACE),
             iam.PolicyStatement(
                 sid="AnnounceResults",
                 actions=["events:PutEvents"],
                 resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
             ),
-            iam.PolicyStatement(
-                sid="DeadLetters", actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
-            ),
+            send_dead_letters(self.dead_letter_queue),
         ]
         if source_secret_arn:
             self.statements.append(
@@ -547,11 +527,7 @@ class DisasterRecoveryDrill(Construct):
             "StarterPolicy",
             roles=[starter_role],
             statements=[
-                iam.PolicyStatement(
-                    sid="WriteOwnLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[f"{starter_logs.log_group_arn}:*"],
-                ),
+                write_own_logs(starter_logs),
                 iam.PolicyStatement(
                     sid="FindNewestCopy", actions=["backup:ListRecoveryPointsByBackupVault"], resources=[dr_vault_arn]
                 ),
@@ -575,9 +551,7 @@ class DisasterRecoveryDrill(Construct):
                 iam.PolicyStatement(
                     sid="ReportsEncrypted", actions=["kms:GenerateDataKey"], resources=[validation.reports_key.key_arn]
                 ),
-                iam.PolicyStatement(
-                    sid="DeadLetters", actions=["sqs:SendMessage"], resources=[validation.dead_letter_queue.queue_arn]
-                ),
+                send_dead_letters(validation.dead_letter_queue),
                 *(
                     [
                         iam.PolicyStatement(

@@ -24,17 +24,11 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 
-# libyaml's C emitter and parser (in PyYAML's wheels) when present: an order of magnitude faster.
-if TYPE_CHECKING:
-    SafeDumper = yaml.SafeDumper
-    SafeLoader = yaml.SafeLoader
-else:
-    SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from lambdas.yamlio import SafeDumper, SafeLoader
 
 __all__ = [
     "BACKUP_ID_FORMAT",

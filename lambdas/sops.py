@@ -39,19 +39,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias
 
 import yaml
-
-# libyaml's C emitter and parser (in PyYAML's wheels) when present: an order of magnitude faster.
-if TYPE_CHECKING:
-    SafeDumper = yaml.SafeDumper
-    SafeLoader = yaml.SafeLoader
-else:
-    SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from lambdas.yamlio import SafeDumper, SafeLoader
 
 __all__ = [
     "DEFAULT_ENCRYPTED_REGEX",
