@@ -142,6 +142,38 @@ def _describe_instance(rds: Any, identifier: str) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------
 
 
+def rds_restore_metadata(
+    target_instance_id: str,
+    *,
+    subnet_group: str | None,
+    security_group_ids: Sequence[str],
+    instance_class: str | None,
+    multi_az: bool,
+    deletion_protection: bool,
+    iam_database_authentication: bool,
+) -> dict[str, str]:
+    """The ``Metadata`` of an AWS Backup RDS restore job: a private copy, tags copied to snapshots.
+
+    The keys are AWS Backup's RDS restore metadata (named after RestoreDBInstanceFromDBSnapshot's
+    parameters), values as strings; lists are JSON.
+    """
+    metadata = {
+        "DBInstanceIdentifier": target_instance_id,
+        "MultiAZ": _bool_text(multi_az),
+        "PubliclyAccessible": "false",
+        "CopyTagsToSnapshot": "true",
+        "DeletionProtection": _bool_text(deletion_protection),
+        "EnableIAMDatabaseAuthentication": _bool_text(iam_database_authentication),
+    }
+    if subnet_group:
+        metadata["DBSubnetGroupName"] = subnet_group
+    if security_group_ids:
+        metadata["VpcSecurityGroupIds"] = json.dumps(list(security_group_ids))
+    if instance_class:
+        metadata["DBInstanceClass"] = instance_class
+    return metadata
+
+
 @dataclass(frozen=True)
 class BackupJobRef:
     """A started AWS Backup job."""
@@ -338,20 +370,15 @@ class RestorePlan:
     def request(self) -> dict[str, Any]:
         """The parameters of :attr:`operation`."""
         if self.mode == "recovery_point":
-            metadata = {
-                "DBInstanceIdentifier": self.target_instance_id,
-                "MultiAZ": _bool_text(self.multi_az),
-                "PubliclyAccessible": "false",
-                "CopyTagsToSnapshot": "true",
-                "DeletionProtection": "true",
-                "EnableIAMDatabaseAuthentication": _bool_text(self.iam_database_authentication),
-            }
-            if self.subnet_group:
-                metadata["DBSubnetGroupName"] = self.subnet_group
-            if self.security_group_ids:
-                metadata["VpcSecurityGroupIds"] = json.dumps(list(self.security_group_ids))
-            if self.instance_class:
-                metadata["DBInstanceClass"] = self.instance_class
+            metadata = rds_restore_metadata(
+                self.target_instance_id,
+                subnet_group=self.subnet_group,
+                security_group_ids=self.security_group_ids,
+                instance_class=self.instance_class,
+                multi_az=self.multi_az,
+                deletion_protection=True,
+                iam_database_authentication=self.iam_database_authentication,
+            )
             return {
                 "RecoveryPointArn": self.recovery_point_arn,
                 "IamRoleArn": self.iam_role_arn,

@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 from lambdas.aws import cached_client, clear_clients
 from lambdas.aws import error_code as _error_code
+from lambdas.db_operations import rds_restore_metadata
 
 __all__ = [
     "DEFAULT_EVENT_SOURCE",
@@ -1033,17 +1034,15 @@ def drill_restore_metadata(settings: DrillSettings, instance_id: str) -> dict[st
     encryption come from the snapshot. There is no documented metadata key for tags, so drill instances are
     recognized by their identifier and the pending marker instead.
     """
-    return {
-        "DBInstanceIdentifier": instance_id,
-        "DBInstanceClass": settings.instance_class,
-        "MultiAZ": "false",
-        "DBSubnetGroupName": settings.db_subnet_group,
-        "VpcSecurityGroupIds": json.dumps(list(settings.security_group_ids)),
-        "PubliclyAccessible": "false",
-        "CopyTagsToSnapshot": "true",
-        "DeletionProtection": "false",  # the validator deletes the drill instance
-        "EnableIAMDatabaseAuthentication": "true",  # the validator logs in with an IAM token first
-    }
+    return rds_restore_metadata(
+        instance_id,
+        subnet_group=settings.db_subnet_group,
+        security_group_ids=settings.security_group_ids,
+        instance_class=settings.instance_class,
+        multi_az=False,
+        deletion_protection=False,  # the validator deletes the drill instance
+        iam_database_authentication=True,  # the validator logs in with an IAM token first
+    )
 
 
 def start_drill(
