@@ -4,6 +4,7 @@ moto does not model an API (the Stubber checks every request against the real AP
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,18 @@ def moto_aws(region: str = DEFAULT_REGION) -> Iterator[MotoAws]:
         yield MotoAws(f"http://{host}:{port}", region)
     finally:
         server.stop()
+
+
+def drain_events(sqs: Any, queue_url: str, received: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Move every EventBridge event delivered to ``queue_url`` (a rule target) into ``received``;
+    returns all received so far."""
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages") or []
+        if not messages:
+            return list(received)
+        for message in messages:
+            received.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def stubbed(service: str, region: str = DEFAULT_REGION) -> tuple[Any, Stubber]:

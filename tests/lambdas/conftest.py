@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 from lambdas.config_backup import ExportSettings, RestoreSettings
 from lambdas.kube import KubeClient, KubeConnection
 from tests.k8s_apiserver import FakeKubeApiServer
+from tests.moto_aws import drain_events
 
 CB_PRIMARY_REGION = "us-east-1"
 CB_DR_REGION = "us-west-2"
@@ -152,14 +153,7 @@ class CbWorld:
 
     def events(self) -> list[dict[str, Any]]:
         """Every event delivered to this test's bus so far (source, detail-type, detail)."""
-        sqs = self.aws.client("sqs")
-        while True:
-            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages") or []
-            if not messages:
-                return list(self.received)
-            for message in messages:
-                self.received.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return drain_events(self.aws.client("sqs"), self.queue_url, self.received)
 
     def stored_keys(self) -> list[str]:
         found: list[str] = []

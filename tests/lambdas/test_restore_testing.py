@@ -20,7 +20,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY
 
 from lambdas import restore_testing as rt
-from tests.moto_aws import MotoAws, moto_aws, stubbed
+from tests.moto_aws import MotoAws, drain_events, moto_aws, stubbed
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
@@ -137,14 +137,7 @@ class World:
         return any(i["DBInstanceIdentifier"] == identifier and i["DBInstanceStatus"] != "deleted" for i in found)
 
     def events(self) -> list[dict[str, Any]]:
-        sqs = self.aws.client("sqs")
-        while True:
-            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages") or []
-            if not messages:
-                return list(self.received)
-            for message in messages:
-                self.received.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return drain_events(self.aws.client("sqs"), self.queue_url, self.received)
 
     def stored_keys(self) -> list[str]:
         return sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents") or [])
