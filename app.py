@@ -9,10 +9,14 @@ import os
 # CDK's built-in template validation (a cfn-lint rule set run inside synth) costs about 2.4 s of a
 # 3 s synth here; the test suite runs cfn-lint itself on every template and fails on any error.
 os.environ.setdefault("CDK_VALIDATION", "false")
+# Annotations would otherwise carry a JavaScript stack trace that the CLI prints above every message
+# (a line like ".../program.js:1:5591"); the construct path it also prints says where they come from.
+os.environ.setdefault("CDK_DISABLE_STACK_TRACE", "1")
 
 from aws_cdk import App, Validations
 
 from backup_constructs.environments import load_environments
+from backup_constructs.physical_names import UniquePhysicalNames
 from stacks import build_environment
 
 
@@ -29,6 +33,8 @@ def build_app(app: App | None = None) -> App:
     )
     for config in configs:
         build_environment(app, config)
+    # Environments may share an account and region: names AWS keeps unique must differ.
+    app.node.add_validation(UniquePhysicalNames(app))
     if app.node.try_get_context("nag") is not False:
         from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks  # loads its jsii assembly: only when used
 

@@ -4,6 +4,7 @@ for their retention, and the access-log buckets they log into."""
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -58,8 +59,10 @@ def protected_bucket(
     bucket_name: str | None = None,
 ) -> s3.Bucket:
     """Versioned, KMS-encrypted, TLS-only, private, access-logged; every object version is locked in
-    governance mode for ``retention_days`` and expires after it."""
-    return s3.Bucket(
+    governance mode for ``retention_days`` and expires after it. Writes that would be encrypted with any
+    key but ``encryption_key`` are refused (a write that sends no encryption header gets the bucket's
+    default, the same key)."""
+    bucket = s3.Bucket(
         scope,
         id_,
         bucket_name=bucket_name,
@@ -82,4 +85,36 @@ def protected_bucket(
             )
         ],
         removal_policy=RemovalPolicy.RETAIN,
+    )
+    deny_other_encryption_keys(bucket, encryption_key)
+    return bucket
+
+
+def deny_other_encryption_keys(bucket: s3.IBucket, key: kms.IKey) -> None:
+    """Refuse ``PutObject`` with another KMS key, and with ``aws:kms`` but no key (S3 would then use
+    the AWS managed ``aws/s3`` key, not the bucket's). ``...IfExists`` keeps a write without the
+    headers allowed: it gets the bucket default."""
+    objects = bucket.arn_for_objects("*")
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyOtherEncryptionKeys",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key.key_arn}},
+        )
+    )
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyAwsManagedKey",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[objects],
+            conditions={
+                "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"},
+            },
+        )
     )

@@ -94,13 +94,15 @@ def _db_backup(args: argparse.Namespace) -> int:
     role = f"arn:aws:iam::{config.account}:role/{backup_role_name(config.policy)}"
     job = start_on_demand_backup(
         backup=backup,
-        vault_name=config.policy.vault_name,
+        vault_name=config.policy.backup_vault_name,
         resource_arn=config.database_arn(),
         iam_role_arn=role,
         retention_days=_daily_retention_days(config),
         now=datetime.now(UTC),
     )
-    _progress(f"backup job {job.job_id} started for {config.database_identifier} into {config.policy.vault_name}")
+    _progress(
+        f"backup job {job.job_id} started for {config.database_identifier} into {config.policy.backup_vault_name}"
+    )
     result: dict[str, Any] = {"jobId": job.job_id, "vault": job.vault_name, "resource": job.resource_arn}
     if args.wait:
         done = wait_for_backup(backup=backup, job_id=job.job_id, progress=_progress, poll_s=args.poll_seconds)
@@ -120,7 +122,7 @@ def _restore_plan(args: argparse.Namespace, config: EnvironmentConfig, target: s
         mode=mode,  # type: ignore[arg-type]
         to_time=getattr(args, "to_time", None),
         recovery_point_arn=getattr(args, "recovery_point", None),
-        vault_name=config.policy.vault_name,
+        vault_name=config.policy.backup_vault_name,
         instance_class=getattr(args, "instance_class", None),
         iam_role_arn=f"arn:aws:iam::{config.account}:role/{backup_role_name(config.policy)}",
     )

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from aws_cdk import aws_backup as backup
 from constructs import Construct
 
-from backup_constructs.policy import BackupPolicy
+from backup_constructs.policy import BackupPolicy, PolicyError
+from backup_constructs.rpo import recovery_point_age_allowance_minutes
 
 
 def _control(
@@ -36,6 +37,26 @@ def _frequency(minutes: int) -> tuple[str, str]:
     return "days", str(math.ceil(minutes / 1440))
 
 
+# BACKUP_LAST_RECOVERY_POINT_CREATED accepts 1 to 744 hours or 1 to 31 days.
+MAX_AGE_HOURS = 744
+MAX_AGE_DAYS = 31
+
+
+def _age_allowance(policy: BackupPolicy) -> tuple[str, str]:
+    minutes = max(recovery_point_age_allowance_minutes(policy, t) for t in policy.protected_resource_types)
+    hours = math.ceil(minutes / 60)
+    if hours <= MAX_AGE_HOURS:
+        return "hours", str(hours)
+    days = math.ceil(minutes / 1440)
+    if days > MAX_AGE_DAYS:
+        raise PolicyError(
+            f"rules: got a recovery point age allowance of {days} days; Backup Audit Manager's "
+            f"BACKUP_LAST_RECOVERY_POINT_CREATED control allows at most {MAX_AGE_DAYS} days: schedule a rule "
+            "at least monthly"
+        )
+    return "days", str(days)
+
+
 def framework_controls(
     policy: BackupPolicy, *, exempt_principal_arns: Sequence[str]
 ) -> list[backup.CfnFramework.FrameworkControlProperty]:
@@ -45,8 +66,10 @@ def framework_controls(
     most_frequent = min(snapshots, key=lambda r: r.interval_minutes)
     unit, value = _frequency(most_frequent.interval_minutes)
     shortest = min(r.retention_days for r in policy.rules)
-    # The control counts in hours or days: the 15-minute RPO itself is watched by the live alarm.
-    age_unit, age_value = _frequency(most_frequent.interval_minutes)
+    # The same allowance as the live recovery-point-age alarm (RDS under continuous backup gets one
+    # snapshot a day): the most lenient protected type's, since the control takes one value. It
+    # counts in whole hours or days; the 15-minute RPO itself is watched by the live RPO alarm.
+    age_unit, age_value = _age_allowance(policy)
     controls = [
         _control("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN", None, types),
         _control(

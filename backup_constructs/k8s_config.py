@@ -37,7 +37,7 @@ from backup_constructs.naming import (
 )
 from backup_constructs.policy import BackupPolicy, PolicyError
 from backup_constructs.statements import send_dead_letters, vpc_network_interfaces, write_own_logs
-from backup_constructs.validation import acknowledge, logical_id
+from backup_constructs.validation import acknowledge, logical_id, nag_partition
 
 CONFIG_EVENT_SOURCE = "ecommerce.config-backup"
 DEPLOY_EVENT_SOURCE = "ecommerce.deploy"
@@ -500,7 +500,7 @@ class KubernetesConfigBackup(Construct):
                     conditions=condition,
                 )
             )
-            findings.append(f"Resource::arn:<AWS::Partition>:kms:{self.policy.dr_region}:{stack.account}:key/*")
+            findings.append(f"Resource::arn:{nag_partition(stack)}:kms:{self.policy.dr_region}:{stack.account}:key/*")
         if git_secret is not None:
             statements.append(
                 iam.PolicyStatement(
@@ -648,8 +648,8 @@ class KubernetesConfigBackup(Construct):
         )
         for finding in (
             f"Resource::<{logical_id(self.bucket)}.Arn>/*",
-            f"Resource::arn:<AWS::Partition>:s3:::{names.replica_bucket}/*",
-            f"Resource::arn:<AWS::Partition>:kms:{names.dr_region}:{stack.account}:key/*",
+            f"Resource::arn:{nag_partition(stack)}:s3:::{names.replica_bucket}/*",
+            f"Resource::arn:{nag_partition(stack)}:kms:{names.dr_region}:{stack.account}:key/*",
         ):
             acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
         cfn_bucket = self.bucket.node.default_child

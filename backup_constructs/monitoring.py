@@ -23,21 +23,29 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from backup_constructs.alarms import policy_alarm, project_metric, restore_test_alarms
 from backup_constructs.buckets import access_log_bucket, protected_bucket
 from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
 from backup_constructs.compliance import BackupComplianceFramework
 from backup_constructs.k8s_config import CONFIG_EVENT_SOURCE
 from backup_constructs.keys import rotating_key
 from backup_constructs.logs import policy_log_group
-from backup_constructs.policy import BackupPolicy
+from backup_constructs.policy import BackupPolicy, ResourceType
 from backup_constructs.restore_testing import METRIC_NAMESPACE, RESTORE_TEST_EVENT_SOURCE
 from backup_constructs.rpo import (
     config_backup_age_allowance_minutes,
     config_check_age_allowance_minutes,
     recovery_point_age_allowance_minutes,
 )
+from backup_constructs.service_linked_roles import (
+    BACKUP_REPORTS_ROLE,
+    BACKUP_REPORTS_SERVICE,
+    CONFIG_ROLE,
+    CONFIG_SERVICE,
+    ServiceLinkedRole,
+)
 from backup_constructs.statements import publish_metrics, send_dead_letters, write_own_logs
-from backup_constructs.validation import acknowledge, logical_id
+from backup_constructs.validation import acknowledge, logical_id, nag_partition
 
 COLON = ArnFormat.COLON_RESOURCE_NAME
 SERVER_ACCESS_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
@@ -49,6 +57,7 @@ BACKUP_FAILURE_METRICS = (
     "NumberOfRestoreJobsFailed",
     "NumberOfRecoveryPointsPartial",
 )
+REPORTS_PREFIX = "backup-reports"
 REPORT_TEMPLATES = ("BACKUP_JOB_REPORT", "COPY_JOB_REPORT", "RESTORE_JOB_REPORT")
 
 
@@ -219,7 +228,7 @@ class BackupMonitoring(Construct):
         Thresholds (RPO, RTO, recovery point ages, configuration backup freshness) come from it:
         changing the policy changes the alarms.
     vault_name:
-        The vault whose AWS/Backup metrics are alarmed on. Default: ``policy.vault_name``.
+        The vault whose AWS/Backup metrics are alarmed on. Default: ``policy.backup_vault_name``.
     database_identifiers:
         RDS instances whose live RPO exposure (now - LatestRestorableTime) is published every 5
         minutes and alarmed on.
@@ -266,7 +275,7 @@ class BackupMonitoring(Construct):
         super().__init__(scope, id_)
         self.node.set_context(SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, True)
         self.policy = policy
-        self.vault_name = vault_name or policy.vault_name
+        self.vault_name = vault_name or policy.backup_vault_name
         env = policy.environment
         self.alerts = AlertTopic(
             self, "Alerts", policy=policy, emails=alert_emails, https_endpoints=alert_https_endpoints
@@ -288,22 +297,9 @@ class BackupMonitoring(Construct):
                 description=f"{metric_name} in vault {self.vault_name}",
                 missing=cw.TreatMissingData.NOT_BREACHING,
             )
-        for kind in ("monthly", "drill"):
-            self._alarm(
-                f"RestoreTimeOverRto-{kind}",
-                self.project_metric("RestoreTimeMinutes", {"Environment": env, "Kind": kind}, "Maximum", hours=24),
-                threshold=policy.rto_target_minutes,
-                comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                description=f"{kind} restore took longer than the RTO of {policy.rto_target_minutes} min",
-                missing=cw.TreatMissingData.NOT_BREACHING,
-            )
-            self._alarm(
-                f"ValidationFailures-{kind}",
-                self.project_metric("ValidationFailures", {"Environment": env, "Kind": kind}, "Maximum", hours=24),
-                threshold=1,
-                description=f"{kind} restore validation found failed integrity checks",
-                missing=cw.TreatMissingData.NOT_BREACHING,
-            )
+        # The monthly validator publishes here; the drill's alarms live with the drill in the DR
+        # region, where its validator publishes (an alarm only sees metrics of its own region).
+        restore_test_alarms(policy, kind="monthly", alarm=self._alarm)
 
         self.rpo_function: lambda_.Function | None = None
         if database_identifiers or protected_resource_arns or config_namespaces:
@@ -330,8 +326,13 @@ class BackupMonitoring(Construct):
                 missing=cw.TreatMissingData.NOT_BREACHING,
             )
         for index, arn in enumerate(protected_resource_arns):
-            resource_type = policy.protected_resource_types[0]
-            allowance = recovery_point_age_allowance_minutes(policy, resource_type)
+            # Each ARN gets its own type's allowance; an ARN known only at deploy time gets the most
+            # lenient of the protected types (never a false alarm, at worst a late one).
+            resource_type = None if Token.is_unresolved(arn) else ResourceType.of_arn(arn)
+            allowance = max(
+                recovery_point_age_allowance_minutes(policy, t)
+                for t in ([resource_type] if resource_type else policy.protected_resource_types)
+            )
             short = _id_part(arn.rsplit(":", 1)[-1], index)
             self._alarm(
                 f"RecoveryPointAge-{short}",
@@ -410,13 +411,7 @@ class BackupMonitoring(Construct):
     def project_metric(
         self, name: str, dimensions: dict[str, str], statistic: str, *, minutes: int = 5, hours: int = 0
     ) -> cw.Metric:
-        return cw.Metric(
-            namespace=METRIC_NAMESPACE,
-            metric_name=name,
-            dimensions_map=dimensions,
-            statistic=statistic,
-            period=Duration.hours(hours) if hours else Duration.minutes(minutes),
-        )
+        return project_metric(name, dimensions, statistic, minutes=minutes, hours=hours)
 
     def _alarm(
         self,
@@ -428,17 +423,17 @@ class BackupMonitoring(Construct):
         missing: cw.TreatMissingData,
         comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     ) -> cw.Alarm:
-        alarm = cw.Alarm(
+        alarm = policy_alarm(
             self,
             id_,
-            metric=metric,
+            metric,
+            environment=self.policy.environment,
+            action=self.alerts.action,
             threshold=threshold,
-            evaluation_periods=1,
-            comparison_operator=comparison,
-            treat_missing_data=missing,
-            alarm_description=f"[{self.policy.environment}] {description}",
+            description=description,
+            missing=missing,
+            comparison=comparison,
         )
-        alarm.add_alarm_action(self.alerts.action)
         self.alarms[id_] = alarm
         return alarm
 
@@ -546,9 +541,9 @@ class BackupMonitoring(Construct):
         }
         if "CONFIG_BUCKET" in environment:
             reasons |= {
-                f"Resource::arn:<AWS::Partition>:s3:::{config_bucket}/{config_cluster}/*": "Manifests live under "
+                f"Resource::arn:{nag_partition(stack)}:s3:::{config_bucket}/{config_cluster}/*": "Manifests live under "
                 "<cluster>/<namespace>/<backup-id>/ with ids that are times.",
-                f"Resource::arn:<AWS::Partition>:kms:{stack.region}:{stack.account}:key/*": "The configuration "
+                f"Resource::arn:{nag_partition(stack)}:kms:{stack.region}:{stack.account}:key/*": "The configuration "
                 "bucket's key is in another stack; decryption is limited to S3 reads (kms:ViaService).",
             }
         for finding, reason in reasons.items():
@@ -579,25 +574,32 @@ class BackupMonitoring(Construct):
     # evidence --------------------------------------------------------------------------------------
 
     def _reports_bucket(self) -> s3.Bucket:
-        stack = Stack.of(self)
+        # The bucket and key policies name the reports service-linked role itself: its own managed
+        # policy grants no s3:PutObject and no KMS action, so "account root + aws:PrincipalArn"
+        # would grant it nothing, and a policy naming a role that does not exist yet is rejected.
+        self.reports_service_role = ServiceLinkedRole(
+            self,
+            "ReportsServiceRole",
+            policy=self.policy,
+            service_name=BACKUP_REPORTS_SERVICE,
+            role_name=BACKUP_REPORTS_ROLE,
+        )
+        reports_role = iam.ArnPrincipal(self.reports_service_role.role_arn)
         key = rotating_key(
             self,
             "ReportsKey",
             description=f"Encrypts {self.policy.environment} Backup Audit Manager reports",
         )
-        reports_role = (
-            f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/reports.backup.amazonaws.com/"
-            "AWSServiceRoleForBackupReports"
-        )
+        # What AWS documents for report delivery into an SSE-KMS bucket: kms:GenerateDataKey.
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="BackupReportsWriteEncrypted",
-                principals=[iam.AccountRootPrincipal()],
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=["*"],
-                conditions={"ArnEquals": {"aws:PrincipalArn": reports_role}},
+                principals=[reports_role],
+                actions=["kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy "*" is this key
             )
         )
+        key.node.add_dependency(self.reports_service_role.resource)
         bucket = protected_bucket(
             self,
             "Reports",
@@ -608,12 +610,14 @@ class BackupMonitoring(Construct):
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="BackupReportsDelivery",
-                principals=[iam.ArnPrincipal(reports_role)],
+                principals=[reports_role],
                 actions=["s3:PutObject"],
-                resources=[bucket.arn_for_objects("backup-reports/*")],
+                resources=[bucket.arn_for_objects(f"{REPORTS_PREFIX}/*")],
                 conditions={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
             )
         )
+        assert bucket.policy is not None
+        bucket.policy.node.add_dependency(self.reports_service_role.resource)
         acknowledge(
             bucket,
             "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
@@ -626,7 +630,7 @@ class BackupMonitoring(Construct):
         # These two properties are plain JSON in the CloudFormation schema: PascalCase keys.
         delivery = {
             "S3BucketName": self.reports_bucket.bucket_name,
-            "S3KeyPrefix": "backup-reports",
+            "S3KeyPrefix": REPORTS_PREFIX,
             "Formats": ["CSV", "JSON"],
         }
         settings: list[tuple[str, str, dict[str, object]]] = [
@@ -642,7 +646,7 @@ class BackupMonitoring(Construct):
                 },
             )
         )
-        return [
+        plans = [
             backup.CfnReportPlan(
                 self,
                 template.title().replace("_", ""),
@@ -653,6 +657,10 @@ class BackupMonitoring(Construct):
             )
             for template, name, setting in settings
         ]
+        assert self.reports_bucket.policy is not None
+        for plan in plans:  # reports are delivered only once the bucket admits them
+            plan.node.add_dependency(self.reports_bucket.policy)
+        return plans
 
     def _dashboard(self, databases: Sequence[str], resources: Sequence[str], namespaces: Sequence[str]) -> cw.Dashboard:
         env, policy = self.policy.environment, self.policy
@@ -699,13 +707,14 @@ class BackupMonitoring(Construct):
             ),
             cw.GraphWidget(
                 title="Restore tests and drills: measured restore time (min) vs RTO",
+                # Each kind from the region its validator publishes in (drills: the DR region).
                 left=[
-                    self.project_metric("RestoreTimeMinutes", {"Environment": env, "Kind": k}, "Maximum", hours=24)
-                    for k in ("monthly", "drill")
+                    project_metric("RestoreTimeMinutes", {"Environment": env, "Kind": k}, "Maximum", hours=24, region=r)
+                    for k, r in self._restore_test_regions()
                 ],
                 right=[
-                    self.project_metric("ValidationFailures", {"Environment": env, "Kind": k}, "Maximum", hours=24)
-                    for k in ("monthly", "drill")
+                    project_metric("ValidationFailures", {"Environment": env, "Kind": k}, "Maximum", hours=24, region=r)
+                    for k, r in self._restore_test_regions()
                 ],
                 left_annotations=[rto],
                 width=12,
@@ -727,6 +736,12 @@ class BackupMonitoring(Construct):
             )
         return dashboard
 
+    def _restore_test_regions(self) -> list[tuple[str, str | None]]:
+        kinds: list[tuple[str, str | None]] = [("monthly", None)]
+        if self.policy.dr_region and self.policy.restore_testing.drill_schedule:
+            kinds.append(("drill", self.policy.dr_region))
+        return kinds
+
     def _config_recording(self) -> config.CfnConfigurationRecorder:
         stack = Stack.of(self)
         bucket = protected_bucket(
@@ -740,12 +755,14 @@ class BackupMonitoring(Construct):
             retention_days=self.policy.restore_testing.report_retention_days,
             access_logs=access_log_bucket(self, "ConfigHistoryAccessLogs"),
         )
-        role = iam.CfnServiceLinkedRole(self, "ConfigRole", aws_service_name="config.amazonaws.com")
+        # Most accounts have AWS Config's role already: create it only where it is missing.
+        role = ServiceLinkedRole(
+            self, "ConfigRole", policy=self.policy, service_name=CONFIG_SERVICE, role_name=CONFIG_ROLE
+        )
         recorder = config.CfnConfigurationRecorder(
             self,
             "Recorder",
-            role_arn=f"arn:{stack.partition}:iam::{stack.account}:role/aws-service-role/config.amazonaws.com/"
-            "AWSServiceRoleForConfig",
+            role_arn=role.role_arn,
             recording_group=config.CfnConfigurationRecorder.RecordingGroupProperty(
                 all_supported=False,
                 resource_types=[
@@ -756,7 +773,7 @@ class BackupMonitoring(Construct):
                 ],
             ),
         )
-        recorder.add_dependency(role)
+        recorder.node.add_dependency(role.resource)
         channel = config.CfnDeliveryChannel(self, "Delivery", s3_bucket_name=bucket.bucket_name)
         channel.add_dependency(recorder)
         bucket.add_to_resource_policy(

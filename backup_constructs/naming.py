@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 
-from backup_constructs.policy import BackupPolicy
+from backup_constructs.policy import DEFAULT_VAULT_PREFIX, BackupPolicy
 
 
 def resource_prefix(policy: BackupPolicy, prefix: str | None = None) -> str:
-    """``<vault>-<environment>``, lower-case, safe for bucket, role and alias names."""
-    return re.sub(r"[^a-z0-9-]", "-", (prefix or f"{policy.vault_name}-{policy.environment}").lower())
+    """``<vault name or ecommerce-backup>-<environment>``, lower-case, safe for bucket, role and alias
+    names: every name derived from it is specific to the environment."""
+    base = prefix or f"{policy.vault_name or DEFAULT_VAULT_PREFIX}-{policy.environment}"
+    return re.sub(r"[^a-z0-9-]", "-", base.lower())
 
 
 def backup_role_name(policy: BackupPolicy) -> str:

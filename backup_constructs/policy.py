@@ -44,6 +44,7 @@ _MAINTENANCE_RE = re.compile(
     r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)$"
 )
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_VAULT_PREFIX = "ecommerce-backup"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 
@@ -67,6 +68,26 @@ class ResourceType(StrEnum):
     def has_native_pitr(self) -> bool:
         """RDS and Aurora keep transaction logs for their own automated-backup retention."""
         return self in (ResourceType.RDS, ResourceType.AURORA)
+
+    @classmethod
+    def of_arn(cls, arn: str) -> ResourceType | None:
+        """The resource type an ARN names, as AWS Backup counts it (None when it is not one of them)."""
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn":
+            return None
+        service, resource = parts[2], parts[5]
+        kind = resource.split("/", 1)[0].split(":", 1)[0]
+        return _ARN_TYPES.get((service, kind)) or (cls.S3 if service == "s3" else None)
+
+
+_ARN_TYPES = {
+    ("rds", "db"): ResourceType.RDS,
+    ("rds", "cluster"): ResourceType.AURORA,
+    ("ec2", "volume"): ResourceType.EBS,
+    ("ec2", "instance"): ResourceType.EC2,
+    ("elasticfilesystem", "file-system"): ResourceType.EFS,
+    ("dynamodb", "table"): ResourceType.DYNAMODB,
+}
 
 
 class VaultLockMode(StrEnum):
@@ -352,8 +373,10 @@ class BackupPolicy:
     rpo_target_minutes: int = 15
     rto_target_minutes: int = 60
     dr_region: str | None = None
-    vault_name: str = "ecommerce-backup"
-    dr_vault_name: str = "ecommerce-backup-dr"
+    # Default (None): names derived from the environment, so two environments in one account and
+    # region never share a vault (vault names are unique per account and region).
+    vault_name: str | None = None
+    dr_vault_name: str | None = None
     vault_lock: VaultLock | None = None
     selection_tag: SelectionTag = field(default_factory=SelectionTag)
     protected_resource_types: tuple[ResourceType, ...] = (ResourceType.RDS,)
@@ -386,7 +409,7 @@ class BackupPolicy:
             _fail("dr_region", self.dr_region, "expected an AWS region name such as 'us-west-2'")
         for name_field in ("vault_name", "dr_vault_name"):
             value = getattr(self, name_field)
-            if not re.match(r"^[a-zA-Z0-9\-_]{2,50}$", value):
+            if value is not None and not (isinstance(value, str) and re.match(r"^[a-zA-Z0-9\-_]{2,50}$", value)):
                 _fail(name_field, value, "AWS Backup vault names are 2-50 letters, digits, '-' or '_'")
         if not self.protected_resource_types:
             _fail("protected_resource_types", (), "name at least one resource type")
@@ -426,6 +449,16 @@ class BackupPolicy:
             )
 
     # Derived views -------------------------------------------------------------------------------
+
+    @property
+    def backup_vault_name(self) -> str:
+        """The primary vault: ``vault_name``, or ``ecommerce-backup-<environment>``."""
+        return self.vault_name or f"{DEFAULT_VAULT_PREFIX}-{self.environment}"
+
+    @property
+    def dr_backup_vault_name(self) -> str:
+        """The DR region's copy-target vault: ``dr_vault_name``, or the primary vault's name + ``-dr``."""
+        return self.dr_vault_name or f"{self.backup_vault_name}-dr"
 
     @property
     def continuous_rules(self) -> tuple[BackupRule, ...]:

@@ -6,9 +6,12 @@ drill that restores the newest cross-region copy on its own schedule.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aws_cdk import ArnFormat, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -16,23 +19,26 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from backup_constructs.alarms import policy_alarm, restore_test_alarms
 from backup_constructs.buckets import access_log_bucket, protected_bucket
 from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
 from backup_constructs.keys import rotating_key
 from backup_constructs.logs import policy_log_group
 from backup_constructs.policy import BackupPolicy, PolicyError
 from backup_constructs.statements import publish_metrics, send_dead_letters, vpc_network_interfaces, write_own_logs
-from backup_constructs.validation import acknowledge, logical_id
+from backup_constructs.validation import acknowledge, logical_id, nag_partition
+from lambdas.contract import METRIC_NAMESPACE
 
 RESTORE_TEST_EVENT_SOURCE = "ecommerce.restore-testing"
-METRIC_NAMESPACE = "Ecommerce/Backup"
 VALIDATOR_DEPENDENCIES = ("pg8000", "scramp", "asn1crypto", "python-dateutil", "six")
 VALIDATOR_USER = "backup_validator"
 POSTGRES_PORT = 5432
 SERVER_ACCESS_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
+PENDING_DRILL_PREFIX = "restore-tests/drill/pending/"
 # Interface endpoints the validator reaches from isolated subnets (S3 goes through a gateway).
 VALIDATOR_ENDPOINTS = ("backup", "rds", "secretsmanager", "monitoring", "events", "lambda")
 
@@ -203,6 +209,11 @@ class _RestoreValidation(Construct):
                 resources=["*"],
             ),
             iam.PolicyStatement(
+                sid="RecoveryPointCreationTime",
+                actions=["backup:DescribeRecoveryPoint"],
+                resources=recovery_point_arns(stack),
+            ),
+            iam.PolicyStatement(
                 sid="FindRestoredCopies",
                 actions=["rds:DescribeDBInstances", "rds:ListTagsForResource"],
                 resources=[stack.format_arn(service="rds", resource="db", resource_name="*", arn_format=_COLON)],
@@ -245,13 +256,13 @@ class _RestoreValidation(Construct):
         """Attach the validator's statements (callers append theirs first) as a managed policy."""
         policy = iam.ManagedPolicy(self, "ValidatorPolicy", roles=[self.validator_role], statements=self.statements)
         stack = Stack.of(self)
-        reasons = {
+        reasons = recovery_point_findings(stack) | {
             "Resource::*": "EC2 network-interface actions, backup:DescribeRestoreJob/PutRestoreValidationResult "
             "(restore jobs get ids at run time) and cloudwatch:PutMetricData (namespace-conditioned) take no "
             "narrower resource.",
-            f"Resource::arn:<AWS::Partition>:rds:{stack.region}:{stack.account}:db:*": "Restored test copies get "
+            f"Resource::arn:{nag_partition(stack)}:rds:{stack.region}:{stack.account}:db:*": "Restored test copies get "
             "names chosen by AWS Backup at run time; the validator only describes them.",
-            f"Resource::arn:<AWS::Partition>:rds-db:{stack.region}:{stack.account}:dbuser:*/{VALIDATOR_USER}": (
+            f"Resource::arn:{nag_partition(stack)}:rds-db:{stack.region}:{stack.account}:dbuser:*/{VALIDATOR_USER}": (
                 "The restored copy's resource id is unknown until it exists; the action is limited to the "
                 "read-only validator user."
             ),
@@ -286,6 +297,29 @@ class _RestoreValidation(Construct):
 
 
 _COLON = ArnFormat.COLON_RESOURCE_NAME
+
+
+def recovery_point_arns(stack: Stack) -> list[str]:
+    """Every ARN shape an RDS recovery point of this region and account has, as IAM evaluates it:
+    snapshots (and their cross-region copies) are RDS snapshot ARNs (``snapshot:awsbackup:job-...``,
+    ``...:copyjob-...``), continuous recovery points are AWS Backup ARNs (``recovery-point:continuous:db-...``)."""
+    return [
+        stack.format_arn(service="rds", resource="snapshot", resource_name="awsbackup:*", arn_format=_COLON),
+        stack.format_arn(service="backup", resource="recovery-point", resource_name="*", arn_format=_COLON),
+    ]
+
+
+def recovery_point_findings(stack: Stack) -> dict[str, str]:
+    """cdk-nag findings for :func:`recovery_point_arns`, with the reason."""
+    partition = nag_partition(stack)
+    reason = (
+        "Recovery points get ids at run time; the pattern is limited to AWS Backup's own snapshots "
+        "(snapshot:awsbackup:*) and recovery points of this account and region."
+    )
+    return {
+        f"Resource::arn:{partition}:rds:{stack.region}:{stack.account}:snapshot:awsbackup:*": reason,
+        f"Resource::arn:{partition}:backup:{stack.region}:{stack.account}:recovery-point:*": reason,
+    }
 
 
 class RestoreTesting(Construct):
@@ -370,6 +404,8 @@ class RestoreTesting(Construct):
                 "multiAz": "false",
                 "publiclyAccessible": "false",
                 "dbSubnetGroupName": self.validation.subnet_group.subnet_group_name,
+                # The validator logs in with an IAM token for its read-only user, never the master secret.
+                "enableIamDatabaseAuthentication": "true",
                 # A JSON list, as the restore metadata carries it.
                 "vpcSecurityGroupIds": Fn.join(
                     "", ['["', self.validation.restored_security_group.security_group_id, '"]']
@@ -404,6 +440,9 @@ class DisasterRecoveryDrill(Construct):
     config_restore_function_arn, source_namespace, drill_namespace:
         The configuration part of the drill: this restore function restores the latest backup of
         ``source_namespace`` into ``drill_namespace``. Default: no configuration drill.
+    alert_topic:
+        The DR region's alert topic: alarms on the drill's restore time against the RTO, failed checks,
+        the starter's and validator's errors and dead letters notify it. Default: no alarms.
     """
 
     def __init__(
@@ -421,6 +460,7 @@ class DisasterRecoveryDrill(Construct):
         source_namespace: str | None = None,
         drill_namespace: str | None = None,
         create_vpc_endpoints: bool = True,
+        alert_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id_)
         spec = policy.restore_testing
@@ -459,7 +499,8 @@ class DisasterRecoveryDrill(Construct):
             create_vpc_endpoints=create_vpc_endpoints,
         )
         validation = self.validation
-        self._delete_pattern = f"Resource::arn:<AWS::Partition>:rds:{stack.region}:{stack.account}:db:{prefix}-*"
+        self._delete_pattern = f"Resource::arn:{nag_partition(stack)}:rds:{stack.region}:{stack.account}:db:{prefix}-*"
+        pending = validation.reports_bucket.arn_for_objects(f"{PENDING_DRILL_PREFIX}*")
         validation.statements += [
             iam.PolicyStatement(
                 sid="DeleteOwnDrillCopies",
@@ -468,6 +509,9 @@ class DisasterRecoveryDrill(Construct):
                     stack.format_arn(service="rds", resource="db", resource_name=f"{prefix}-*", arn_format=_COLON)
                 ],
             ),
+            # The bucket is versioned and object-locked: this adds a delete marker, the marker's
+            # versions stay for the report retention.
+            iam.PolicyStatement(sid="ClearPendingDrill", actions=["s3:DeleteObject"], resources=[pending]),
         ]
         validator_policy = validation.finish()
         acknowledge(
@@ -475,6 +519,12 @@ class DisasterRecoveryDrill(Construct):
             f"AwsSolutions::AwsSolutions-IAM5[{self._delete_pattern}]",
             f"The drill deletes only its own copies, named {prefix}-<time>; the function also checks the "
             "pending-drill marker before deleting.",
+        )
+        acknowledge(
+            validator_policy,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(validation.reports_bucket)}.Arn>/"
+            f"{PENDING_DRILL_PREFIX}*]",
+            "Pending-drill markers are named by restore job id; the validator clears the one it validated.",
         )
 
         starter_role = iam.Role(
@@ -485,7 +535,7 @@ class DisasterRecoveryDrill(Construct):
         )
         starter_logs = policy_log_group(self, "StarterLogs", policy=policy)
         dr_vault_arn = stack.format_arn(
-            service="backup", resource="backup-vault", resource_name=policy.dr_vault_name, arn_format=_COLON
+            service="backup", resource="backup-vault", resource_name=policy.dr_backup_vault_name, arn_format=_COLON
         )
         self.starter_function = lambda_.Function(
             self,
@@ -497,7 +547,7 @@ class DisasterRecoveryDrill(Construct):
             role=starter_role.without_policy_updates(),
             environment={
                 "ENVIRONMENT": policy.environment,
-                "DR_VAULT_NAME": policy.dr_vault_name,
+                "DR_VAULT_NAME": policy.dr_backup_vault_name,
                 "SOURCE_DB_ARN": source_database_arn,
                 "RESTORE_ROLE_ARN": validation.restore_role.role_arn,
                 "INSTANCE_CLASS": spec.instance_class,
@@ -531,27 +581,39 @@ class DisasterRecoveryDrill(Construct):
                 iam.PolicyStatement(
                     sid="FindNewestCopy", actions=["backup:ListRecoveryPointsByBackupVault"], resources=[dr_vault_arn]
                 ),
+                # IAM evaluates StartRestoreJob against the recovery point's own ARN: an RDS snapshot
+                # ARN for snapshot copies, an AWS Backup ARN for continuous recovery points.
                 iam.PolicyStatement(
                     sid="StartDrillRestore",
                     actions=["backup:StartRestoreJob"],
-                    resources=[
-                        stack.format_arn(
-                            service="backup", resource="recovery-point", resource_name="*", arn_format=_COLON
-                        )
-                    ],
+                    resources=recovery_point_arns(stack),
                 ),
                 iam.PolicyStatement(
-                    sid="PassRestoreRole", actions=["iam:PassRole"], resources=[validation.restore_role.role_arn]
+                    sid="PassRestoreRole",
+                    actions=["iam:PassRole"],
+                    resources=[validation.restore_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}},
                 ),
                 iam.PolicyStatement(
                     sid="RecordPendingDrill",
                     actions=["s3:PutObject"],
-                    resources=[validation.reports_bucket.arn_for_objects("restore-tests/drill/pending/*")],
+                    resources=[validation.reports_bucket.arn_for_objects(f"{PENDING_DRILL_PREFIX}*")],
                 ),
                 iam.PolicyStatement(
-                    sid="ReportsEncrypted", actions=["kms:GenerateDataKey"], resources=[validation.reports_key.key_arn]
+                    sid="ReportsEncrypted",
+                    actions=["kms:GenerateDataKey"],
+                    resources=[validation.reports_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
                 ),
                 send_dead_letters(validation.dead_letter_queue),
+                # Lambda sends a failed event to the KMS-encrypted queue with this role: producers
+                # need both actions.
+                iam.PolicyStatement(
+                    sid="DeadLettersEncrypted",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[validation.reports_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
+                ),
                 *(
                     [
                         iam.PolicyStatement(
@@ -565,15 +627,13 @@ class DisasterRecoveryDrill(Construct):
                 ),
             ],
         )
-        for finding, reason in {
-            f"Resource::arn:<AWS::Partition>:backup:{stack.region}:{stack.account}:recovery-point:*": (
-                "The newest copy is chosen at run time; StartRestoreJob is authorised per recovery point."
-            ),
-            f"Resource::<{logical_id(validation.reports_bucket)}.Arn>/restore-tests/drill/pending/*": (
+        starter_findings = recovery_point_findings(stack) | {
+            f"Resource::<{logical_id(validation.reports_bucket)}.Arn>/{PENDING_DRILL_PREFIX}*": (
                 "Pending-drill markers are named by restore job id."
             ),
             f"Resource::<{logical_id(starter_logs)}.Arn>:*": "Lambda names its log streams at run time.",
-        }.items():
+        }
+        for finding, reason in starter_findings.items():
             acknowledge(starter_policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
         self.schedule_rule = events.Rule(
             self,
@@ -584,6 +644,42 @@ class DisasterRecoveryDrill(Construct):
         )
         self.reports_bucket = validation.reports_bucket
         self.validator_function = validation.validator_function
+        self.alarms: dict[str, cw.Alarm] = {}
+        if alert_topic is not None:
+            self._alarms(policy, cw_actions.SnsAction(alert_topic))
+
+    def _alarms(self, policy: BackupPolicy, action: cw.IAlarmAction) -> None:
+        """The drill's alarms, in the DR region where its functions run and its validator publishes."""
+
+        def alarm(id_: str, metric: cw.IMetric, **kwargs: Any) -> cw.Alarm:
+            self.alarms[id_] = policy_alarm(self, id_, metric, environment=policy.environment, action=action, **kwargs)
+            return self.alarms[id_]
+
+        restore_test_alarms(policy, kind="drill", alarm=alarm)
+        quiet = cw.TreatMissingData.NOT_BREACHING
+        alarm(
+            "DrillStarterErrors",
+            self.starter_function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            description="The DR drill could not start its restore (see the starter's log)",
+            missing=quiet,
+        )
+        alarm(
+            "DrillValidatorErrors",
+            self.validator_function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            description="The DR drill's validator failed without recording a result",
+            missing=quiet,
+        )
+        alarm(
+            "DrillDeadLetters",
+            self.validation.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            description="A DR drill event gave up after its retries (dead letter)",
+            missing=quiet,
+        )
 
 
 __all__ = ["DisasterRecoveryDrill", "RestoreTesting"]

@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
 from backup_constructs.keys import rotating_key
-from backup_constructs.naming import backup_role_name
+from backup_constructs.naming import backup_role_name, resource_prefix
 from backup_constructs.policy import BackupPolicy, BackupRule, VaultLock, VaultLockMode
 from backup_constructs.rpo import policy_findings
 from backup_constructs.validation import acknowledge
@@ -122,7 +122,7 @@ def _lock_configuration(lock: VaultLock | None) -> backup.LockConfiguration | No
 
 
 class DisasterRecoveryVault(Construct):
-    """The copy target in the DR region: the vault ``policy.dr_vault_name`` with its own key, the
+    """The copy target in the DR region: the vault ``policy.dr_backup_vault_name`` with its own key, the
     same deletion protection and vault lock as the primary vault. Deploy it in ``policy.dr_region``."""
 
     def __init__(
@@ -138,7 +138,7 @@ class DisasterRecoveryVault(Construct):
         vault = ProtectedBackupVault(
             self,
             "Vault",
-            vault_name=policy.dr_vault_name,
+            vault_name=policy.dr_backup_vault_name,
             kms_key=kms_key,
             vault_lock=policy.vault_lock,
             exempt_principal_arns=exempt_principal_arns,
@@ -158,7 +158,7 @@ class BackupStrategy(Construct):
         Resources to protect in addition to those carrying the policy's selection tag.
         Default: only the tagged resources.
     dr_vault:
-        Where rules with ``copy_to_dr`` copy to. Default: the vault named ``policy.dr_vault_name``
+        Where rules with ``copy_to_dr`` copy to. Default: the vault named ``policy.dr_backup_vault_name``
         in ``policy.dr_region`` of this account, addressed by ARN (deploy it first, e.g. with
         :class:`DisasterRecoveryVault`).
     isolated_copy_vault:
@@ -187,7 +187,7 @@ class BackupStrategy(Construct):
         vault = ProtectedBackupVault(
             self,
             "Vault",
-            vault_name=policy.vault_name,
+            vault_name=policy.backup_vault_name,
             kms_key=kms_key,
             vault_lock=policy.vault_lock,
             exempt_principal_arns=exempt_principal_arns,
@@ -199,7 +199,7 @@ class BackupStrategy(Construct):
         self.isolated_copy_vault = isolated_copy_vault
 
         self.backup_plan = backup.BackupPlan(
-            self, "Plan", backup_plan_name=f"{policy.vault_name}-{policy.environment}", backup_vault=self.backup_vault
+            self, "Plan", backup_plan_name=resource_prefix(policy), backup_vault=self.backup_vault
         )
         for rule in policy.rules:
             self.backup_plan.add_rule(self._plan_rule(rule))
@@ -241,7 +241,7 @@ class BackupStrategy(Construct):
             service="backup",
             region=self.policy.dr_region,
             resource="backup-vault",
-            resource_name=self.policy.dr_vault_name,
+            resource_name=self.policy.dr_backup_vault_name,
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         return backup.BackupVault.from_backup_vault_arn(self, "DrVault", arn)

@@ -54,8 +54,7 @@ def environment_summary(config: EnvironmentConfig, stacks: dict[str, dict[str, o
     )
     lines.append(
         f"  logs: kept {policy.log_retention_days} d; metrics: {policy.metric_retention_months} months "
-        "(CloudWatch's fixed retention; archive for longer: "
-        + ("on)" if config.metric_archive else "off, opt-in)")
+        "(CloudWatch's fixed retention; archive for longer: " + ("on)" if config.metric_archive else "off, opt-in)")
     )
     cfg = policy.config_backup
     lines.append(

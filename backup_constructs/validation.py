@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, Stack, Token, Validations
 from constructs import IConstruct
 
 
@@ -16,3 +16,10 @@ def logical_id(construct: IConstruct) -> str:
     resource = construct.node.default_child
     assert isinstance(resource, CfnElement)
     return Stack.of(construct).get_logical_id(resource)
+
+
+def nag_partition(scope: IConstruct) -> str:
+    """The partition as cdk-nag prints it in a finding: the literal when the stack knows it (partition
+    literals), ``<AWS::Partition>`` when it is the pseudo parameter."""
+    partition = Stack.of(scope).partition
+    return "<AWS::Partition>" if Token.is_unresolved(partition) else partition

@@ -419,8 +419,13 @@ def pending_marker_key(restore_job_id: str) -> str:
 
 
 def _put_object(s3: Any, bucket: str, key: str, body: bytes, content_type: str, kms_key: str | None) -> None:
-    extra: dict[str, str] = {"SSEKMSKeyId": kms_key} if kms_key else {}
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, ServerSideEncryption="aws:kms", **extra)
+    """Write with the bucket's default encryption (its own KMS key), or with ``kms_key`` when given.
+
+    ``ServerSideEncryption="aws:kms"`` without ``SSEKMSKeyId`` would not mean "the bucket's key": S3
+    then uses the AWS managed key ``aws/s3``. So the header is sent only together with a key.
+    """
+    extra: dict[str, str] = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key} if kms_key else {}
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
 
 
 def make_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:

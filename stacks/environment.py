@@ -161,7 +161,7 @@ class DataStack(ZonesWithoutLookupStack):
                 self.format_arn(
                     service="backup",
                     resource="backup-vault",
-                    resource_name=policy.vault_name,
+                    resource_name=policy.backup_vault_name,
                     arn_format=ArnFormat.COLON_RESOURCE_NAME,
                 ),
             ),
@@ -307,6 +307,7 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
                 config_restore_function_arn=names.restore_function_arn(self, config.region) if k8s else None,
                 source_namespace=k8s.namespaces[0] if k8s else None,
                 drill_namespace=k8s.drill_namespace if k8s else None,
+                alert_topic=self.alerts.topic,
             )
 
 

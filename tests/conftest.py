@@ -18,6 +18,7 @@ if _NODE_BIN.is_dir() and str(_NODE_BIN) not in os.environ.get("PATH", ""):
 os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 # As in app.py: CDK's built-in template validation is replaced by cfn-lint on every template (test_app).
 os.environ.setdefault("CDK_VALIDATION", "false")
+os.environ.setdefault("CDK_DISABLE_STACK_TRACE", "1")
 
 
 def cdk_json_context() -> dict[str, Any]:

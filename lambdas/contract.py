@@ -1,0 +1,50 @@
+"""Names the infrastructure and the runtime must agree on, defined once.
+
+Standard library only: the constructs import this module (and no other runtime module) to wire the
+functions, the alarms and the event rules, and the handlers import it to publish and read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+METRIC_NAMESPACE: Final = "Ecommerce/Backup"
+
+# Functions of the runtime package, as the metric definitions name their publishers.
+VALIDATOR: Final = "restore-validator"
+RPO_MONITOR: Final = "rpo-monitor"
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """A metric the runtime publishes in :data:`METRIC_NAMESPACE`: its name, the names of its
+    dimensions (in the order they are sent) and the function that publishes it (in that
+    function's own region)."""
+
+    name: str
+    dimensions: tuple[str, ...]
+    publisher: str
+    unit: str = "None"
+
+
+METRICS: Final = (
+    MetricDefinition("ValidationFailures", ("Environment", "Kind"), VALIDATOR, "Count"),
+    MetricDefinition("RestoreTimeMinutes", ("Environment", "Kind"), VALIDATOR),
+    MetricDefinition("RecoveryPointAgeMinutes", ("Environment", "Kind"), VALIDATOR),
+    MetricDefinition("DrillSucceeded", ("Environment", "Kind"), VALIDATOR, "Count"),
+    MetricDefinition("RpoExposureMinutes", ("Environment", "DBInstanceIdentifier"), RPO_MONITOR),
+    MetricDefinition("DatabaseUnprotected", ("Environment", "DBInstanceIdentifier"), RPO_MONITOR, "Count"),
+    MetricDefinition("RecoveryPointAgeMinutes", ("Environment", "ResourceArn"), RPO_MONITOR),
+    MetricDefinition("RecoveryPointMissing", ("Environment", "ResourceArn"), RPO_MONITOR, "Count"),
+    MetricDefinition("ConfigBackupAgeMinutes", ("Environment", "Namespace"), RPO_MONITOR),
+    MetricDefinition("ConfigBackupCheckAgeMinutes", ("Environment", "Namespace"), RPO_MONITOR),
+    MetricDefinition("ConfigBackupMissing", ("Environment", "Namespace"), RPO_MONITOR, "Count"),
+    MetricDefinition("CheckErrors", ("Environment",), RPO_MONITOR, "Count"),
+)
+
+
+def metric_definition(name: str, dimensions: tuple[str, ...] | list[str]) -> MetricDefinition | None:
+    """The definition of metric ``name`` with exactly these dimension names (any order), if any."""
+    wanted = sorted(dimensions)
+    return next((m for m in METRICS if m.name == name and sorted(m.dimensions) == wanted), None)
