@@ -4,7 +4,7 @@ published in their region)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
@@ -82,4 +82,26 @@ def restore_test_alarms(policy: BackupPolicy, *, kind: str, alarm: Callable[...,
             description=f"{kind} restore validation found failed integrity checks",
             missing=cw.TreatMissingData.NOT_BREACHING,
         ),
+    ]
+
+
+def vault_job_alarms(
+    vault_name: str, metric_names: Sequence[str], *, alarm: Callable[..., cw.Alarm], id_suffix: str = ""
+) -> list[cw.Alarm]:
+    """An alarm per ``AWS/Backup`` job metric of one vault (any failure in five minutes)."""
+    return [
+        alarm(
+            f"{name}{id_suffix}",
+            cw.Metric(
+                namespace="AWS/Backup",
+                metric_name=name,
+                dimensions_map={"BackupVaultName": vault_name},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            description=f"{name} in vault {vault_name}",
+            missing=cw.TreatMissingData.NOT_BREACHING,
+        )
+        for name in metric_names
     ]

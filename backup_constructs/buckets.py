@@ -60,8 +60,7 @@ def protected_bucket(
 ) -> s3.Bucket:
     """Versioned, KMS-encrypted, TLS-only, private, access-logged; every object version is locked in
     governance mode for ``retention_days`` and expires after it. Writes that would be encrypted with any
-    key but ``encryption_key`` are refused (a write that sends no encryption header gets the bucket's
-    default, the same key)."""
+    key but ``encryption_key`` are refused (see :func:`deny_other_encryption_keys`)."""
     bucket = s3.Bucket(
         scope,
         id_,
@@ -91,10 +90,16 @@ def protected_bucket(
 
 
 def deny_other_encryption_keys(bucket: s3.IBucket, key: kms.IKey) -> None:
-    """Refuse ``PutObject`` with another KMS key, and with ``aws:kms`` but no key (S3 would then use
-    the AWS managed ``aws/s3`` key, not the bucket's). ``...IfExists`` keeps a write without the
-    headers allowed: it gets the bucket default."""
+    """Refuse ``PutObject`` that names another KMS key, or ``aws:kms`` with no key (S3 would then use
+    the AWS managed ``aws/s3`` key, not the bucket's). A write without encryption headers stays
+    allowed and gets the bucket default, this key.
+
+    Not ``StringNotEqualsIfExists``: an ``...IfExists`` condition holds when the key is absent, so that
+    Deny would refuse every write relying on the bucket default. ``Null: false`` limits the Deny to
+    requests that do send a key id.
+    """
     objects = bucket.arn_for_objects("*")
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
     bucket.add_to_resource_policy(
         iam.PolicyStatement(
             sid="DenyOtherEncryptionKeys",
@@ -102,7 +107,7 @@ def deny_other_encryption_keys(bucket: s3.IBucket, key: kms.IKey) -> None:
             principals=[iam.AnyPrincipal()],
             actions=["s3:PutObject"],
             resources=[objects],
-            conditions={"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key.key_arn}},
+            conditions={"Null": {key_id: "false"}, "StringNotEquals": {key_id: key.key_arn}},
         )
     )
     bucket.add_to_resource_policy(
@@ -112,9 +117,6 @@ def deny_other_encryption_keys(bucket: s3.IBucket, key: kms.IKey) -> None:
             principals=[iam.AnyPrincipal()],
             actions=["s3:PutObject"],
             resources=[objects],
-            conditions={
-                "StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
-                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "true"},
-            },
+            conditions={"StringEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}, "Null": {key_id: "true"}},
         )
     )

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from aws_cdk import Annotations
 from aws_cdk import aws_backup as backup
 from constructs import Construct
 
-from backup_constructs.policy import BackupPolicy, PolicyError
+from backup_constructs.policy import BackupPolicy
 from backup_constructs.rpo import recovery_point_age_allowance_minutes
 
 
@@ -42,19 +43,14 @@ MAX_AGE_HOURS = 744
 MAX_AGE_DAYS = 31
 
 
-def _age_allowance(policy: BackupPolicy) -> tuple[str, str]:
+def recovery_point_age_parameters(policy: BackupPolicy) -> tuple[str, str] | None:
+    """(unit, value) of the control, or None when the allowance is longer than the control can say."""
     minutes = max(recovery_point_age_allowance_minutes(policy, t) for t in policy.protected_resource_types)
     hours = math.ceil(minutes / 60)
     if hours <= MAX_AGE_HOURS:
         return "hours", str(hours)
     days = math.ceil(minutes / 1440)
-    if days > MAX_AGE_DAYS:
-        raise PolicyError(
-            f"rules: got a recovery point age allowance of {days} days; Backup Audit Manager's "
-            f"BACKUP_LAST_RECOVERY_POINT_CREATED control allows at most {MAX_AGE_DAYS} days: schedule a rule "
-            "at least monthly"
-        )
-    return "days", str(days)
+    return ("days", str(days)) if days <= MAX_AGE_DAYS else None
 
 
 def framework_controls(
@@ -69,7 +65,7 @@ def framework_controls(
     # The same allowance as the live recovery-point-age alarm (RDS under continuous backup gets one
     # snapshot a day): the most lenient protected type's, since the control takes one value. It
     # counts in whole hours or days; the 15-minute RPO itself is watched by the live RPO alarm.
-    age_unit, age_value = _age_allowance(policy)
+    age = recovery_point_age_parameters(policy)
     controls = [
         _control("BACKUP_RESOURCES_PROTECTED_BY_BACKUP_PLAN", None, types),
         _control(
@@ -88,13 +84,16 @@ def framework_controls(
             None,
         ),
         _control("BACKUP_RECOVERY_POINT_MINIMUM_RETENTION_CHECK", {"requiredRetentionDays": str(shortest)}, None),
-        _control(
-            "BACKUP_LAST_RECOVERY_POINT_CREATED",
-            {"recoveryPointAgeUnit": age_unit, "recoveryPointAgeValue": age_value},
-            types,
-        ),
         _control("RESTORE_TIME_FOR_RESOURCES_MEET_TARGET", {"maxRestoreTime": str(policy.rto_target_minutes)}, types),
     ]
+    if age is not None:
+        controls.append(
+            _control(
+                "BACKUP_LAST_RECOVERY_POINT_CREATED",
+                {"recoveryPointAgeUnit": age[0], "recoveryPointAgeValue": age[1]},
+                types,
+            )
+        )
     if policy.dr_region:
         controls.append(
             _control("BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION", {"crossRegionList": policy.dr_region}, types)
@@ -139,3 +138,10 @@ class BackupComplianceFramework(Construct):
             ),
             framework_controls=framework_controls(policy, exempt_principal_arns=exempt_principal_arns),
         )
+        if recovery_point_age_parameters(policy) is None:
+            Annotations.of(self).add_warning_v2(
+                "backup-policy:last-recovery-point",
+                f"{policy.environment}: the longest gap between recovery points is more than "
+                f"{MAX_AGE_DAYS} days, which BACKUP_LAST_RECOVERY_POINT_CREATED cannot express; the control is "
+                "left out (the live recovery-point-age alarm still watches it)",
+            )

@@ -159,7 +159,7 @@ def sops_key(
         statements=[
             _key_admin_statement(scope),
             _role_use_statement("ExportEncryptsOnly", ["kms:Encrypt", "kms:DescribeKey"], encrypt_role_arns),
-            _role_use_statement("RestoreDecrypts", ["kms:Decrypt", "kms:DescribeKey"], decrypt_role_arns),
+            _role_use_statement("RestoreDecrypts", ["kms:Decrypt"], decrypt_role_arns),
         ]
     )
     return rotating_key(scope, id_, alias=alias, description=description, policy=policy)
@@ -527,9 +527,7 @@ class KubernetesConfigBackup(Construct):
                 resources=[self.data_key.key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
             ),
-            iam.PolicyStatement(
-                sid="SopsDecrypt", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[self.sops_key.key_arn]
-            ),
+            iam.PolicyStatement(sid="SopsDecrypt", actions=["kms:Decrypt"], resources=[self.sops_key.key_arn]),
             iam.PolicyStatement(sid="SecretDigests", actions=["kms:GenerateMac"], resources=[self.digest_key.key_arn]),
         ]
         findings = []

@@ -23,7 +23,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from backup_constructs.alarms import policy_alarm, project_metric, restore_test_alarms
+from backup_constructs.alarms import policy_alarm, project_metric, restore_test_alarms, vault_job_alarms
 from backup_constructs.buckets import access_log_bucket, protected_bucket
 from backup_constructs.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, function_code
 from backup_constructs.compliance import BackupComplianceFramework
@@ -31,7 +31,7 @@ from backup_constructs.k8s_config import CONFIG_EVENT_SOURCE
 from backup_constructs.keys import rotating_key
 from backup_constructs.logs import policy_log_group
 from backup_constructs.policy import BackupPolicy, ResourceType
-from backup_constructs.restore_testing import METRIC_NAMESPACE, RESTORE_TEST_EVENT_SOURCE
+from backup_constructs.restore_testing import RESTORE_TEST_EVENT_SOURCE
 from backup_constructs.rpo import (
     config_backup_age_allowance_minutes,
     config_check_age_allowance_minutes,
@@ -46,6 +46,7 @@ from backup_constructs.service_linked_roles import (
 )
 from backup_constructs.statements import publish_metrics, send_dead_letters, write_own_logs
 from backup_constructs.validation import acknowledge, logical_id, nag_partition
+from lambdas.contract import HANDLERS, METRIC_NAMESPACE, RPO_MONITOR
 
 COLON = ArnFormat.COLON_RESOURCE_NAME
 SERVER_ACCESS_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"
@@ -57,6 +58,7 @@ BACKUP_FAILURE_METRICS = (
     "NumberOfRestoreJobsFailed",
     "NumberOfRecoveryPointsPartial",
 )
+COPY_FAILURE_METRICS = ("NumberOfCopyJobsFailed",)
 REPORTS_PREFIX = "backup-reports"
 REPORT_TEMPLATES = ("BACKUP_JOB_REPORT", "COPY_JOB_REPORT", "RESTORE_JOB_REPORT")
 
@@ -283,20 +285,10 @@ class BackupMonitoring(Construct):
         self.alert_topic = self.alerts.topic
         self.alarms: dict[str, cw.Alarm] = {}
 
-        for metric_name in BACKUP_FAILURE_METRICS:
-            self._alarm(
-                metric_name,
-                cw.Metric(
-                    namespace="AWS/Backup",
-                    metric_name=metric_name,
-                    dimensions_map={"BackupVaultName": self.vault_name},
-                    statistic="Sum",
-                    period=Duration.minutes(5),
-                ),
-                threshold=1,
-                description=f"{metric_name} in vault {self.vault_name}",
-                missing=cw.TreatMissingData.NOT_BREACHING,
-            )
+        vault_job_alarms(self.vault_name, BACKUP_FAILURE_METRICS, alarm=self._alarm)
+        if policy.dr_region:
+            # A copy job's metrics carry the destination vault's name.
+            vault_job_alarms(policy.dr_backup_vault_name, COPY_FAILURE_METRICS, alarm=self._alarm, id_suffix="-copies")
         # The monthly validator publishes here; the drill's alarms live with the drill in the DR
         # region, where its validator publishes (an alarm only sees metrics of its own region).
         restore_test_alarms(policy, kind="monthly", alarm=self._alarm)
@@ -474,7 +466,7 @@ class BackupMonitoring(Construct):
             "RpoMonitor",
             runtime=LAMBDA_RUNTIME,
             architecture=LAMBDA_ARCHITECTURE,
-            handler="lambdas.rpo_monitor.handler",
+            handler=HANDLERS[RPO_MONITOR],
             code=function_code(self, dependencies=()),
             role=role.without_policy_updates(),
             environment=environment,

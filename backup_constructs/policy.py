@@ -403,8 +403,8 @@ class BackupPolicy:
                 f"CloudWatch keeps metrics {CLOUDWATCH_METRIC_RETENTION_MONTHS} months and this is not "
                 "configurable; archive metrics with a metric stream to keep them longer",
             )
-        _check_range("rpo_target_minutes", self.rpo_target_minutes, 1, 7 * 1440, "an RPO target")
-        _check_range("rto_target_minutes", self.rto_target_minutes, 1, 7 * 1440, "an RTO target")
+        _check_range("rpo_target_minutes", self.rpo_target_minutes, 1, 7 * 1440, "an RPO target", "minutes")
+        _check_range("rto_target_minutes", self.rto_target_minutes, 1, 7 * 1440, "an RTO target", "minutes")
         if self.dr_region is not None and not _REGION_RE.match(self.dr_region):
             _fail("dr_region", self.dr_region, "expected an AWS region name such as 'us-west-2'")
         for name_field in ("vault_name", "dr_vault_name"):
@@ -672,9 +672,9 @@ def _convert(hint: Any, old: Any, value: Any, where: str) -> Any:
 # Small validators --------------------------------------------------------------------------------
 
 
-def _check_range(where: str, value: Any, low: int, high: int, what: str) -> None:
+def _check_range(where: str, value: Any, low: int, high: int, what: str, unit: str = "days") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail(where, value, f"{what} allow whole days from {low} to {high}")
+        _fail(where, value, f"{what}: expected whole {unit} from {low} to {high}")
 
 
 def _parse_window(where: str, text: str) -> tuple[int, int]:

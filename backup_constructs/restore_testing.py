@@ -31,7 +31,7 @@ from backup_constructs.logs import policy_log_group
 from backup_constructs.policy import BackupPolicy, PolicyError
 from backup_constructs.statements import publish_metrics, send_dead_letters, vpc_network_interfaces, write_own_logs
 from backup_constructs.validation import acknowledge, logical_id, nag_partition
-from lambdas.contract import METRIC_NAMESPACE
+from lambdas.contract import HANDLERS, METRIC_NAMESPACE, VALIDATOR
 
 RESTORE_TEST_EVENT_SOURCE = "ecommerce.restore-testing"
 VALIDATOR_DEPENDENCIES = ("pg8000", "scramp", "asn1crypto", "python-dateutil", "six")
@@ -172,7 +172,7 @@ class _RestoreValidation(Construct):
             "Validator",
             runtime=LAMBDA_RUNTIME,
             architecture=LAMBDA_ARCHITECTURE,
-            handler="lambdas.restore_testing.validator_handler",
+            handler=HANDLERS[VALIDATOR],
             code=function_code(self, dependencies=VALIDATOR_DEPENDENCIES),
             role=self.validator_role.without_policy_updates(),
             environment=environment,
@@ -203,9 +203,12 @@ class _RestoreValidation(Construct):
         self.statements: list[iam.PolicyStatement] = [
             write_own_logs(log_group),
             vpc_network_interfaces(),
+            # Monthly jobs belong to the restore testing plan, which awaits their validation result;
+            # the drill's own restore jobs have no plan to report to.
             iam.PolicyStatement(
-                sid="ReadRestoreJobsAndRecordResults",
-                actions=["backup:DescribeRestoreJob", "backup:PutRestoreValidationResult"],
+                sid="ReadRestoreJobs" if kind == "drill" else "ReadRestoreJobsAndRecordResults",
+                actions=["backup:DescribeRestoreJob"]
+                + ([] if kind == "drill" else ["backup:PutRestoreValidationResult"]),
                 resources=["*"],
             ),
             iam.PolicyStatement(
@@ -215,7 +218,7 @@ class _RestoreValidation(Construct):
             ),
             iam.PolicyStatement(
                 sid="FindRestoredCopies",
-                actions=["rds:DescribeDBInstances", "rds:ListTagsForResource"],
+                actions=["rds:DescribeDBInstances"],
                 resources=[stack.format_arn(service="rds", resource="db", resource_name="*", arn_format=_COLON)],
             ),
             iam.PolicyStatement(
@@ -229,13 +232,14 @@ class _RestoreValidation(Construct):
             ),
             iam.PolicyStatement(
                 sid="WriteReports",
-                actions=["s3:PutObject", "s3:GetObject"],
+                actions=["s3:PutObject"],
                 resources=[self.reports_bucket.arn_for_objects("restore-tests/*")],
             ),
             iam.PolicyStatement(
                 sid="ReportsEncrypted",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                actions=["kms:GenerateDataKey"],
                 resources=[self.reports_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
             ),
             publish_metrics(METRIC_NAMESPACE),
             iam.PolicyStatement(
@@ -244,6 +248,13 @@ class _RestoreValidation(Construct):
                 resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
             ),
             send_dead_letters(self.dead_letter_queue),
+            # Lambda sends a failed event to the KMS-encrypted queue with this role: producers need both.
+            iam.PolicyStatement(
+                sid="DeadLettersEncrypted",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[self.reports_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
+            ),
         ]
         if source_secret_arn:
             self.statements.append(
@@ -269,7 +280,6 @@ class _RestoreValidation(Construct):
             f"Resource::<{logical_id(self.reports_bucket)}.Arn>/restore-tests/*": "Reports are written under "
             "restore-tests/<kind>/<year>/<month>/ with job ids as names.",
             f"Resource::<{logical_id(self.log_group)}.Arn>:*": "Lambda names its log streams at run time.",
-            "Action::kms:GenerateDataKey*": "S3 asks for a data key per object.",
         }
         for finding, reason in reasons.items():
             acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
@@ -508,6 +518,13 @@ class DisasterRecoveryDrill(Construct):
                 resources=[
                     stack.format_arn(service="rds", resource="db", resource_name=f"{prefix}-*", arn_format=_COLON)
                 ],
+            ),
+            iam.PolicyStatement(sid="ReadPendingDrill", actions=["s3:GetObject"], resources=[pending]),
+            iam.PolicyStatement(
+                sid="ReadPendingDrillEncrypted",
+                actions=["kms:Decrypt"],
+                resources=[validation.reports_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
             ),
             # The bucket is versioned and object-locked: this adds a delete marker, the marker's
             # versions stay for the report retention.

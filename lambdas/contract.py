@@ -11,9 +11,13 @@ from typing import Final
 
 METRIC_NAMESPACE: Final = "Ecommerce/Backup"
 
-# Functions of the runtime package, as the metric definitions name their publishers.
+# Functions of the runtime package, as the metric definitions name their publishers, and their handlers.
 VALIDATOR: Final = "restore-validator"
 RPO_MONITOR: Final = "rpo-monitor"
+HANDLERS: Final = {
+    VALIDATOR: "lambdas.restore_testing.validator_handler",
+    RPO_MONITOR: "lambdas.rpo_monitor.handler",
+}
 
 
 @dataclass(frozen=True)

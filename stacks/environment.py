@@ -24,6 +24,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from backup_constructs.alarms import policy_alarm, vault_job_alarms
 from backup_constructs.database import EnforceBackupPolicy, database_instance_backup_props
 from backup_constructs.environments import EnvironmentConfig
 from backup_constructs.k8s_config import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
@@ -44,6 +45,7 @@ DR_REGION_ALERTS = (
     "DrillFailed",
     "KeyDeletionAttempt",
 )
+DR_VAULT_METRICS = ("NumberOfCopyJobsFailed", "NumberOfRestoreJobsFailed", "NumberOfRecoveryPointsPartial")
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 RDS_LOG_EXPORTS = ("postgresql", "upgrade")
 
@@ -290,6 +292,15 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
             emails=config.alert_emails,
             https_endpoints=config.alert_https_endpoints,
             rule_ids=DR_REGION_ALERTS,
+        )
+        # Restores from the DR vault (the drill, a failover) run here, and so may the copy jobs' metrics.
+        vault_alarms = Construct(self, "VaultAlarms")
+        vault_job_alarms(
+            config.policy.dr_backup_vault_name,
+            DR_VAULT_METRICS,
+            alarm=lambda id_, metric, **kwargs: policy_alarm(
+                vault_alarms, id_, metric, environment=config.name, action=self.alerts.action, **kwargs
+            ),
         )
         self.drill: DisasterRecoveryDrill | None = None
         if config.policy.restore_testing.drill_schedule:

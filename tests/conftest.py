@@ -11,6 +11,15 @@ from typing import Any
 
 import pytest
 
+from tests.contracts import recorder as _recorder
+from tests.contracts.functions import entry_points as _entry_points
+
+# Every AWS call the runtime makes in any test is recorded for the permission contract
+# (tests/contracts/test_permission_contract.py, which runs last).
+_recorder.install()
+for _entry in _entry_points():
+    _recorder.RECORDER.register(_entry)
+
 ROOT = Path(__file__).resolve().parent.parent
 _NODE_BIN = ROOT / "node_modules" / ".bin"
 if _NODE_BIN.is_dir() and str(_NODE_BIN) not in os.environ.get("PATH", ""):
@@ -75,3 +84,13 @@ def fresh_stack() -> Iterator[Callable[..., Any]]:
         return Stack(app, "TestStack", env=Environment(account="111111111111", region=region))
 
     yield make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Contract checks over what the whole suite recorded run after everything else."""
+    last = [item for item in items if item.get_closest_marker("after_all_tests")]
+    items[:] = [item for item in items if not item.get_closest_marker("after_all_tests")] + last
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _recorder.RECORDER.current_test = item.nodeid

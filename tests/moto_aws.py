@@ -62,3 +62,28 @@ def stubbed(service: str, region: str = DEFAULT_REGION) -> tuple[Any, Stubber]:
     """A real client (no endpoint is ever called) and its Stubber."""
     client = boto3.client(service, region_name=region, **_CREDENTIALS)
     return client, Stubber(client)
+
+
+def create_bucket_like_template(s3: Any, kms: Any, bucket: str) -> str:
+    """A bucket configured like the templates' backup buckets (in the clients' region): versioned,
+    default encryption SSE-KMS with a customer managed key of its own and an S3 bucket key. Returns the
+    key's ARN."""
+    key_arn: str = kms.create_key(Description=f"key of {bucket}")["KeyMetadata"]["Arn"]
+    region = s3.meta.region_name
+    s3.create_bucket(
+        Bucket=bucket,
+        **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}),
+    )
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
+    return key_arn

@@ -104,10 +104,10 @@ def test_backup_stack_selects_the_database_by_arn_without_a_cross_stack_export(s
 
 def test_dr_vault_lives_in_the_dr_region_with_the_name_the_copies_use(synthesized: Synthesized) -> None:
     (vault,) = synthesized.resources("ecommerce-production-backup-dr", "AWS::Backup::BackupVault").values()
-    assert vault["Properties"]["BackupVaultName"] == "ecommerce-backup-dr"
+    assert vault["Properties"]["BackupVaultName"] == "ecommerce-backup-production-dr"
     (plan,) = synthesized.resources("ecommerce-production-backup", "AWS::Backup::BackupPlan").values()
     copies = json.dumps(plan["Properties"]["BackupPlan"]["BackupPlanRule"])
-    assert "us-west-2" in copies and "backup-vault:ecommerce-backup-dr" in copies
+    assert "us-west-2" in copies and "backup-vault:ecommerce-backup-production-dr" in copies
 
 
 def test_cdk_nag_packs_leave_no_unacknowledged_finding_and_every_acknowledgement_has_a_reason(

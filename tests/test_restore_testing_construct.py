@@ -202,7 +202,7 @@ def test_drill_starts_quarterly_and_can_delete_only_its_own_copies() -> None:
         "AWS::Lambda::Function",
         {"Handler": "lambdas.restore_testing.drill_start_handler", "Environment": {"Variables": env}},
     )
-    assert env.as_object()["DR_VAULT_NAME"] == "ecommerce-backup-dr"
+    assert env.as_object()["DR_VAULT_NAME"] == "ecommerce-backup-production-dr"
     assert env.as_object()["SOURCE_DB_ARN"] == DB_ARN
     statements = [
         s

@@ -28,7 +28,7 @@ def test_vault_is_encrypted_with_a_new_rotating_key_and_both_are_retained(fresh_
     key_id = Capture()
     template.has_resource_properties(
         "AWS::Backup::BackupVault",
-        {"BackupVaultName": "ecommerce-backup", "EncryptionKeyArn": {"Fn::GetAtt": [key_id, "Arn"]}},
+        {"BackupVaultName": "ecommerce-backup-staging", "EncryptionKeyArn": {"Fn::GetAtt": [key_id, "Arn"]}},
     )
     template.has_resource("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}, "DeletionPolicy": "Retain"})
     template.has_resource("AWS::Backup::BackupVault", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
@@ -84,7 +84,7 @@ def test_copy_actions_target_the_named_dr_vault_by_arn_with_the_copy_retention(f
     (copy,) = by_name["daily-full"]["CopyActions"]
     assert copy["Lifecycle"] == {"DeleteAfterDays": 30}
     target = str(copy["DestinationBackupVaultArn"])
-    assert "us-west-2" in target and "backup-vault:ecommerce-backup-dr" in target
+    assert "us-west-2" in target and "backup-vault:ecommerce-backup-production-dr" in target
     assert "CopyActions" not in by_name["transaction-log"]
 
 
@@ -231,7 +231,7 @@ def test_dr_vault_construct_makes_the_named_vault_with_its_own_key_and_the_same_
     template.has_resource_properties(
         "AWS::Backup::BackupVault",
         {
-            "BackupVaultName": "ecommerce-backup-dr",
+            "BackupVaultName": "ecommerce-backup-production-dr",
             "LockConfiguration": {"MinRetentionDays": 7},
             "AccessPolicy": {"Statement": [Match.object_like({"Effect": "Deny"})]},
         },

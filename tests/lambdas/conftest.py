@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 from lambdas.config_backup import ExportSettings, RestoreSettings
 from lambdas.kube import KubeClient, KubeConnection
 from tests.k8s_apiserver import FakeKubeApiServer
-from tests.moto_aws import drain_events
+from tests.moto_aws import create_bucket_like_template, drain_events
 
 CB_PRIMARY_REGION = "us-east-1"
 CB_DR_REGION = "us-west-2"
@@ -123,6 +123,7 @@ class CbWorld:
     bus: str
     queue_url: str
     suffix: str
+    bucket_key: str
     received: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -173,7 +174,7 @@ def cb_world(cb_aws: CbAws, cb_kube_server: FakeKubeApiServer) -> Iterator[CbWor
     n = next(_COUNTER)
     suffix = f"t{n}"
     bucket = f"cb-backups-{n}"
-    cb_aws.client("s3").create_bucket(Bucket=bucket)
+    bucket_key = create_bucket_like_template(cb_aws.client("s3"), cb_aws.client("kms"), bucket)
     events, sqs = cb_aws.client("events"), cb_aws.client("sqs")
     bus = f"cb-bus-{n}"
     events.create_event_bus(Name=bus)
@@ -188,7 +189,7 @@ def cb_world(cb_aws: CbAws, cb_kube_server: FakeKubeApiServer) -> Iterator[CbWor
     )
     kube = KubeClient(conn, sleep=_no_sleep, max_retries=1)
     try:
-        yield CbWorld(cb_aws, cb_kube_server, kube, f"cluster-{n}", bucket, bus, queue_url, suffix)
+        yield CbWorld(cb_aws, cb_kube_server, kube, f"cluster-{n}", bucket, bus, queue_url, suffix, bucket_key)
     finally:
         kube.close()
         cb_kube_server.faults.clear()

@@ -77,7 +77,7 @@ def test_db_backup_starts_an_on_demand_job_with_the_daily_retention_and_waits(
         "start_backup_job",
         {"BackupJobId": "job-1", "RecoveryPointArn": "arn:aws:backup:us-east-1:111111111111:recovery-point:rp-1"},
         {
-            "BackupVaultName": "ecommerce-backup",
+            "BackupVaultName": "ecommerce-backup-production",
             "ResourceArn": SOURCE_ARN,
             "IamRoleArn": f"arn:aws:iam::{ACCOUNT}:role/ecommerce-backup-production-backup",
             "IdempotencyToken": ANY,

@@ -150,6 +150,8 @@ def test_export_then_restore_into_a_new_namespace(cb_world: CbWorld, cb_seed: Se
         ]
     )
     assert_consistent(cb_world, source, result.backup_id)
+    for key in cb_world.stored_keys():  # every file is encrypted with the bucket's own key
+        assert cb_world.s3.head_object(Bucket=cb_world.bucket, Key=key)["SSEKMSKeyId"] == cb_world.bucket_key
     assert [f.backup_id for f in seen] == [result.backup_id]
     assert seen[0].files[MANIFEST_FILE] == cb_world.read(base + MANIFEST_FILE)
 

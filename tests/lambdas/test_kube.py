@@ -25,10 +25,12 @@ from lambdas.kube import (
     KubeUnauthorizedError,
     KubeUnavailableError,
     cluster_short_name,
+    eks_connection,
     eks_token,
     load_kubeconfig,
 )
 from tests.k8s_apiserver import FakeKubeApiServer
+from tests.moto_aws import moto_aws
 
 NS = "production"
 SECRETS = f"/api/v1/namespaces/{NS}/secrets"
@@ -345,3 +347,16 @@ def test_eks_token_format() -> None:
     assert "x-k8s-aws-id" in query["X-Amz-SignedHeaders"][0].split(";")
     # The handler is removed again: a second token for another cluster is independent.
     assert eks_token("other", sts) != token
+
+
+def test_eks_connection_takes_endpoint_and_ca_from_describe_cluster() -> None:
+    with moto_aws() as aws:
+        eks = aws.client("eks")
+        created = eks.create_cluster(
+            name="ecommerce-conn",
+            roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+            resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"]},
+        )["cluster"]
+        conn = eks_connection("ecommerce-conn", eks, aws.client("sts"))
+    assert conn.server == created["endpoint"]
+    assert conn.ca_data == base64.b64decode(created["certificateAuthority"]["data"])

@@ -20,7 +20,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY
 
 from lambdas import restore_testing as rt
-from tests.moto_aws import MotoAws, drain_events, moto_aws, stubbed
+from tests.moto_aws import MotoAws, create_bucket_like_template, drain_events, moto_aws, stubbed
 
 REGION = "us-east-1"
 ACCOUNT = "111111111111"
@@ -97,6 +97,7 @@ class World:
     secret_arn: str
     instance_id: str
     now: datetime
+    reports_key: str
     received: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -120,6 +121,11 @@ class World:
         }
         values.update(overrides)
         return rt.ValidatorSettings(**values)
+
+    def drill_settings(self, **overrides: Any) -> rt.ValidatorSettings:
+        """As the DR stack configures the drill's validator: no restore testing plan, no master secret
+        (the validator logs in with IAM authentication)."""
+        return self.settings(kind="drill", plan_arn=None, source_secret_arn=None, **overrides)
 
     def create_instance(self, identifier: str) -> str:
         self.aws.client("rds").create_db_instance(
@@ -167,7 +173,7 @@ class World:
 def world(aws: MotoAws) -> World:
     n = next(_COUNTER)
     bucket = f"rt-reports-{n}"
-    aws.client("s3").create_bucket(Bucket=bucket)
+    reports_key = create_bucket_like_template(aws.client("s3"), aws.client("kms"), bucket)
     events, sqs = aws.client("events"), aws.client("sqs")
     bus = f"rt-bus-{n}"
     events.create_event_bus(Name=bus)
@@ -192,6 +198,7 @@ def world(aws: MotoAws) -> World:
         secret_arn=secret_arn,
         instance_id=f"awsbackup-restore-test-{n}",
         now=datetime.now(UTC).replace(microsecond=0),
+        reports_key=reports_key,
     )
     world.create_instance(world.instance_id)
     return world
@@ -315,7 +322,7 @@ def test_good_restore_is_successful_and_fully_recorded(world: World, caplog: pyt
     base = f"restore-tests/monthly/{world.now:%Y}/{world.now:%m}/{job_id}"
     assert world.stored_keys() == [f"{base}.json", f"{base}.md"]
     head = world.s3.head_object(Bucket=world.bucket, Key=f"{base}.json")
-    assert head["ServerSideEncryption"] == "aws:kms"
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", world.reports_key)  # the bucket's key
     stored = json.loads(world.read(f"{base}.json"))
     assert stored["status"] == "SUCCESSFUL" and stored["restoreMinutes"] == 42.0
     assert stored["rtoMinutes"] == 60.0 and stored["withinRto"] is True
@@ -481,6 +488,45 @@ def test_recovery_point_date_falls_back_to_describe_recovery_point(world: World)
     assert report.recovery_point_age_minutes == 30.0 and report.status == "SUCCESSFUL"
 
 
+@pytest.mark.parametrize(
+    "point_arn",
+    [
+        f"arn:aws:rds:us-west-2:{ACCOUNT}:snapshot:awsbackup:copyjob-5e1d2f30-8c1b-4f7a-9d2e-7a1b3c4d5e6f",
+        f"arn:aws:backup:us-west-2:{ACCOUNT}:recovery-point:continuous:db-ABCDEFGHIJKLMNOPQRSTUVWXY0-1a2b3c4d",
+    ],
+    ids=["snapshot-copy", "continuous"],
+)
+def test_drill_falls_back_to_describe_recovery_point_for_every_arn_shape(world: World, point_arn: str) -> None:
+    instance = f"orders-drill-nodate-{world.n}"
+    world.create_instance(instance)
+    job_id = f"DRILL-NODATE-{world.n}"
+    put_marker(world, job_id, instance)
+    job = job_description(world, job_id, instance_id=instance, plan_arn=None, with_point_date=False)
+    job |= {
+        "RecoveryPointArn": point_arn,
+        "BackupVaultArn": f"arn:aws:backup:us-west-2:{ACCOUNT}:backup-vault:orders-dr",
+    }
+    point_created = job["CreationDate"] - timedelta(minutes=45)
+    backup, stub = stubbed("backup")
+    stub.add_response("describe_restore_job", job, {"RestoreJobId": job_id})
+    stub.add_response(
+        "describe_recovery_point",
+        {"RecoveryPointArn": point_arn, "CreationDate": point_created, "Status": "COMPLETED"},
+        {"BackupVaultName": "orders-dr", "RecoveryPointArn": point_arn},
+    )
+    with stub:
+        report = run(
+            world,
+            backup,
+            FakeChecker(results=passing_checks()),
+            job_id,
+            instance_id=instance,
+            settings=world.drill_settings(),
+        )
+        stub.assert_no_pending_responses()
+    assert report.recovery_point_age_minutes == 45.0 and report.status == "SUCCESSFUL", report.message
+
+
 # --------------------------------------------------------------------------
 # Drills
 # --------------------------------------------------------------------------
@@ -573,6 +619,40 @@ def test_start_drill_picks_newest_completed_point_across_pages(world: World) -> 
     assert marker["configDrill"] == config  # the starter runs the configuration part; the validator reports it
 
 
+@pytest.mark.parametrize(
+    "point_arn",
+    [
+        f"arn:aws:rds:us-west-2:{ACCOUNT}:snapshot:awsbackup:copyjob-0f3c2b1a-7d6e-4c5b-8a9f-1e2d3c4b5a69",
+        f"arn:aws:rds:us-west-2:{ACCOUNT}:snapshot:awsbackup:job-8e7d6c5b-4a39-4281-9f0e-d1c2b3a49586",
+        f"arn:aws:backup:us-west-2:{ACCOUNT}:recovery-point:continuous:db-ABCDEFGHIJKLMNOPQRSTUVWXY0-1a2b3c4d",
+    ],
+    ids=["snapshot-copy", "snapshot", "continuous"],
+)
+def test_start_drill_restores_a_recovery_point_of_any_arn_shape(world: World, point_arn: str) -> None:
+    backup, stub = stubbed("backup")
+    settings = drill_settings(world)
+    now = datetime(2026, 7, 15, 6, 0, tzinfo=UTC)
+    newest = point("x", now - timedelta(hours=3)) | {"RecoveryPointArn": point_arn}
+    stub.add_response("list_recovery_points_by_backup_vault", {"RecoveryPoints": [newest]})
+    stub.add_response(
+        "start_restore_job",
+        {"RestoreJobId": f"DRILL-SHAPE-{world.n}"},
+        {
+            "RecoveryPointArn": point_arn,
+            "IamRoleArn": settings.restore_role_arn,
+            "ResourceType": "RDS",
+            "IdempotencyToken": ANY,
+            "Metadata": ANY,
+        },
+    )
+    with stub:
+        started = rt.start_drill(backup=backup, s3=world.s3, settings=settings, now=now)
+        stub.assert_no_pending_responses()
+    assert started.recovery_point_arn == point_arn
+    head = world.s3.head_object(Bucket=world.bucket, Key=started.marker_key)
+    assert head["SSEKMSKeyId"] == world.reports_key  # the marker is written with the bucket's own key
+
+
 def test_start_drill_without_recovery_point_fails_clearly(world: World) -> None:
     backup, stub = stubbed("backup")
     stub.add_response(
@@ -620,7 +700,7 @@ def test_drill_within_rto_succeeds_and_deletes_only_the_marked_instance(world: W
         job_description(world, other_job, instance_id=bystander, plan_arn=None),
         {"RestoreJobId": other_job},
     )
-    settings = world.settings(kind="drill", plan_arn=None)
+    settings = world.drill_settings()
     with stub:
         report = run(
             world,
@@ -668,7 +748,7 @@ def test_drill_over_rto_fails_even_though_checks_passed(world: World) -> None:
             FakeChecker(results=passing_checks()),
             job_id,
             instance_id=instance,
-            settings=world.settings(kind="drill", plan_arn=None, rto_minutes=60.0),
+            settings=world.drill_settings(rto_minutes=60.0),
         )
     assert report.status == "FAILED" and "over the RTO of 60 min" in report.message
     assert all(c.passed for c in report.checks)
@@ -699,7 +779,7 @@ def test_failed_config_drill_fails_the_drill(world: World) -> None:
             FakeChecker(results=passing_checks()),
             job_id,
             instance_id=instance,
-            settings=world.settings(kind="drill", plan_arn=None),
+            settings=world.drill_settings(),
         )
     assert report.status == "FAILED" and "configuration drill failed: Secret/api-token: forbidden" in report.message
 
@@ -714,7 +794,7 @@ def test_drill_job_without_marker_is_skipped(world: World) -> None:
             backup,
             FakeChecker(results=passing_checks()),
             job_id,
-            settings=world.settings(kind="drill", plan_arn=None),
+            settings=world.drill_settings(),
         )
     assert report.skipped and "no drill marker" in report.message
     assert world.instance_exists(world.instance_id) and world.stored_keys() == []
