@@ -35,6 +35,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/mypy examples/existing_app/app.py
 
 bench: setup
 	$(VENV)/bin/python -m bench.run

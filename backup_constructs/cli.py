@@ -9,6 +9,7 @@ from pathlib import Path
 
 from backup_constructs.cli_config import add_config_commands, run_config_command
 from backup_constructs.cli_db import add_db_commands, run_db_command
+from backup_constructs.cli_doctor import add_doctor_command
 from backup_constructs.environments import load_environments, read_cdk_context
 from backup_constructs.policy import PolicyError
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_report)
     add_config_commands(sub)
     add_db_commands(sub)
+    add_doctor_command(sub)
     return parser
 
 

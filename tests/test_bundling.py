@@ -30,9 +30,9 @@ def _bundle(mode: str, dependencies: tuple[str, ...] = RUNTIME_DEPENDENCIES) -> 
     config = code.bind(stack)
     assert config.s3_location is not None
     asset_hash = config.s3_location.object_key.removesuffix(".zip")
-    (asset_dir,) = [p for p in Path(app.outdir).glob(f"asset.{asset_hash}") if p.is_dir()] or [None]
-    assert asset_dir is not None, list(Path(app.outdir).iterdir())
-    return asset_hash, asset_dir
+    found = [p for p in Path(app.outdir).glob(f"asset.{asset_hash}") if p.is_dir()]
+    assert len(found) == 1, list(Path(app.outdir).iterdir())
+    return asset_hash, found[0]
 
 
 @pytest.fixture(scope="module")

@@ -51,7 +51,7 @@ def _alarm(template: Template, description_part: str) -> dict[str, Any]:
         if description_part in a["Properties"]["AlarmDescription"]
     ]
     assert len(matches) == 1, [m["AlarmDescription"] for m in matches]
-    return matches[0]
+    return dict(matches[0])
 
 
 def test_alert_topic_is_kms_encrypted_tls_only_and_subscribed(production: Template) -> None:

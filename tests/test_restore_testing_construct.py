@@ -62,8 +62,7 @@ def _validator_env(template: Template) -> dict[str, Any]:
         "AWS::Lambda::Function",
         {"Handler": "lambdas.restore_testing.validator_handler", "Environment": {"Variables": env}},
     )
-    variables: dict[str, Any] = env.as_object()
-    return variables
+    return dict(env.as_object())
 
 
 def test_plan_restores_the_latest_snapshot_or_continuous_point_of_the_vault_monthly(

@@ -54,7 +54,7 @@ def _bucket_key(ctx: CallContext, bucket: str) -> str | None:
 
 
 def _bucket_region(ctx: CallContext, bucket: str) -> str:
-    for name, model in ctx.deployment.stacks.items():
+    for model in ctx.deployment.stacks.values():
         for logical_id in model.of_type("AWS::S3::Bucket"):
             if ctx.deployment.physical(model, logical_id) == bucket:
                 return model.region

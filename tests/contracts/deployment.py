@@ -114,7 +114,8 @@ class Deployment:
         if kind == "AWS::RDS::DBInstance":
             db = name("DBInstanceIdentifier").lower()
             if attribute == "MasterUserSecret.SecretArn":
-                return f"arn:{PARTITION}:secretsmanager:{region}:{account}:secret:rds!db-{uuid.uuid5(uuid.NAMESPACE_URL, db)}-AbCdEf"
+                secret = f"rds!db-{uuid.uuid5(uuid.NAMESPACE_URL, db)}-AbCdEf"
+                return f"arn:{PARTITION}:secretsmanager:{region}:{account}:secret:{secret}"
             if attribute == "Endpoint.Address":
                 return f"{db}.abcdefghijkl.{region}.rds.amazonaws.com"
             return db if attribute is None else f"arn:{PARTITION}:rds:{region}:{account}:db:{db}"
@@ -220,7 +221,10 @@ def load(*outdirs: Path) -> Deployment:
     for stack in stacks.values():
         for logical_id, resource in stack.resources.items():
             kind, props = resource["Type"], resource.get("Properties", {})
-            resolve = lambda v: deployment.resolve(stack, v)  # noqa: E731
+
+            def resolve(value: Any, stack: StackModel = stack) -> Any:
+                return deployment.resolve(stack, value)
+
             if kind == "AWS::KMS::Key":
                 deployment.key_policies[deployment.physical(stack, logical_id, "Arn")] = resolve(props["KeyPolicy"])
             elif kind == "AWS::KMS::Alias":

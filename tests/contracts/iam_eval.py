@@ -110,18 +110,18 @@ _STRING_OPS = {
 _NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
 
 
-def _condition_holds(operator: str, key: str, patterns: Any, context: Mapping[str, ContextValue]) -> bool:
+def _condition_holds(operator: str, key: str, raw_patterns: Any, context: Mapping[str, ContextValue]) -> bool:
     qualifier, _, op = operator.rpartition(":")
     if_exists = op.endswith("IfExists")
     op = op.removesuffix("IfExists")
-    patterns = [str(p).lower() if isinstance(p, bool) else str(p) for p in _as_list(patterns)]
+    patterns: list[str] = [str(p).lower() if isinstance(p, bool) else str(p) for p in _as_list(raw_patterns)]
     present = key in context
     if op == "Null":
         wanted = patterns[0].lower() == "true"
         return (not present) == wanted
     if op not in _STRING_OPS:
         raise UnsupportedPolicy(f"condition operator {operator}")
-    compare = _STRING_OPS[op]
+    compare: Any = _STRING_OPS[op]
     if not present:
         # A missing key: IfExists, negated operators and ForAllValues hold, the others do not.
         return if_exists or qualifier == "ForAllValues" or (op in _NEGATED and qualifier == "")
@@ -141,8 +141,8 @@ def _condition_holds(operator: str, key: str, patterns: Any, context: Mapping[st
 def _single(op: str, compare: Any, patterns: list[str], value: str) -> bool:
     # Negated operators hold when the value matches none of the patterns; the others when it matches one.
     if op in _NEGATED:
-        return all(compare(p, value) for p in patterns)
-    return any(compare(p, value) for p in patterns)
+        return all(bool(compare(p, value)) for p in patterns)
+    return any(bool(compare(p, value)) for p in patterns)
 
 
 def conditions_hold(conditions: Mapping[str, Mapping[str, Any]] | None, context: Mapping[str, ContextValue]) -> bool:

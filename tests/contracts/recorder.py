@@ -133,7 +133,7 @@ def install(recorder: Recorder = RECORDER) -> None:
         return response
 
     _make_api_call.__recorded__ = True  # type: ignore[attr-defined]
-    botocore.client.BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = _make_api_call
 
     presign = botocore.signers.generate_db_auth_token
 

@@ -201,7 +201,7 @@ def test_every_lambda_role_can_send_to_its_kms_encrypted_dead_letter_queue(deplo
                 continue
             function = deployed.functions[f"{stack.name}/{logical_id}"]
             queue = deployed.resolve(stack, target)
-            needs = [("sqs:SendMessage", queue, None)]
+            needs: list[tuple[str, str, str | None]] = [("sqs:SendMessage", queue, None)]
             if queue in deployed.queue_keys:
                 key = deployed.queue_keys[queue]
                 needs += [("kms:GenerateDataKey", key, key), ("kms:Decrypt", key, key)]

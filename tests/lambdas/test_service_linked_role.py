@@ -78,8 +78,7 @@ def test_an_existing_role_is_left_alone(response_url: tuple[str, list[dict[str, 
     assert (response["Status"], response["Data"], response["RequestId"]) == ("SUCCESS", {"Arn": ARN}, "req-1")
 
 
-def test_a_missing_role_is_created_and_waited_for(response_url: tuple[str, list[dict[str, Any]]]) -> None:
-    url, received = response_url
+def test_a_missing_role_is_created_and_waited_for() -> None:
     iam, stub = stubbed("iam")
     stub.add_client_error("get_role", "NoSuchEntity", http_status_code=404)
     stub.add_response("create_service_linked_role", _role(), {"AWSServiceName": SERVICE})
