@@ -324,7 +324,11 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
 
 def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
     """Every stack of one environment, with the backup policy enforced on all of them."""
-    common: dict[str, Any] = {"termination_protection": config.termination_protection}
+    # Stack tags explicitly (CloudFormation also applies them to what it creates); resource tags below.
+    common: dict[str, Any] = {
+        "termination_protection": config.termination_protection,
+        "tags": {"environment": config.name},
+    }
     primary = Environment(account=config.account, region=config.region)
     stacks: list[Stack] = []
     dr_stack: Stack | None = None

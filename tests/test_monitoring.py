@@ -244,3 +244,34 @@ def test_dr_region_alert_topic_can_carry_a_subset_of_the_rules() -> None:
     stack = Stack(App(), "Dr", env=Environment(account="111111111111", region="us-west-2"))
     AlertTopic(stack, "A", policy=PRODUCTION, rule_ids=["DrillFailed", "CopyJobFailed"])
     Template.from_stack(stack).resource_count_is("AWS::Events::Rule", 2)
+
+
+def test_reports_service_role_is_made_to_exist_before_the_policies_that_name_it(production: Template) -> None:
+    role = ":iam::111111111111:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+    (ensure_id,) = production.find_resources(
+        "Custom::ServiceLinkedRole",
+        {"Properties": {"ServiceName": "reports.backup.amazonaws.com", "RoleName": "AWSServiceRoleForBackupReports"}},
+    )
+    (policy_id, policy), *_ = [
+        (k, v)
+        for k, v in production.find_resources("AWS::S3::BucketPolicy").items()
+        if "BackupReportsDelivery" in json.dumps(v)
+    ]
+    delivery = next(
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "BackupReportsDelivery"
+    )
+    assert role in json.dumps(delivery["Principal"]["AWS"]) and delivery["Action"] == "s3:PutObject"
+    assert delivery["Condition"] == {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}
+    assert ensure_id in policy["DependsOn"]
+    (key_id, key), *_ = [
+        (k, v)
+        for k, v in production.find_resources("AWS::KMS::Key").items()
+        if "BackupReportsWriteEncrypted" in json.dumps(v)
+    ]
+    statement = next(
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "BackupReportsWriteEncrypted"
+    )
+    assert role in json.dumps(statement["Principal"]["AWS"]) and statement["Action"] == "kms:GenerateDataKey"
+    assert ensure_id in key["DependsOn"]
+    for plan in production.find_resources("AWS::Backup::ReportPlan").values():
+        assert policy_id in plan["DependsOn"]

@@ -10,6 +10,7 @@ import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Capture, Match, Template
 
 from backup_constructs.bundling import BUNDLING_CONTEXT
@@ -99,6 +100,8 @@ def test_selection_makes_the_copy_small_single_az_private_and_isolated(productio
     assert (values["multiAz"], values["publiclyAccessible"]) == ("false", "false")
     assert "Ref" in values["dbSubnetGroupName"]
     assert json.dumps(values["vpcSecurityGroupIds"]).count("RestoredSecurityGroup") == 1
+    # A restored copy comes up with IAM authentication, so validation never needs the master secret.
+    assert values["enableIamDatabaseAuthentication"] == "true"
 
 
 def test_only_the_validator_can_reach_the_restored_copy(production_monthly: Template) -> None:
@@ -250,3 +253,43 @@ def test_drill_configuration_settings_come_together(kwargs: dict[str, Any], mess
 def test_drill_needs_a_drill_schedule() -> None:
     with pytest.raises(PolicyError, match=r"restore_testing\.drill_schedule: got None"):
         drill(BackupPolicy.staging())
+
+
+def test_drill_alarms_notify_the_given_topic_in_the_drills_own_region() -> None:
+    stack, vpc = _stack("us-west-2")
+    topic = sns.Topic(stack, "DrAlerts")
+    drill_ = DisasterRecoveryDrill(
+        stack, "Drill", policy=PRODUCTION, source_database_arn=DB_ARN, vpc=vpc, vpc_subnets=ISOLATED, alert_topic=topic
+    )
+    template = Template.from_stack(stack)
+    assert set(drill_.alarms) == {
+        "RestoreTimeOverRto-drill",
+        "ValidationFailures-drill",
+        "DrillStarterErrors",
+        "DrillValidatorErrors",
+        "DrillDeadLetters",
+    }
+    topic_id = stack.get_logical_id(topic.node.default_child)  # type: ignore[arg-type]
+    starter_id = stack.get_logical_id(drill_.starter_function.node.default_child)  # type: ignore[arg-type]
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": starter_id}}],
+            "AlarmActions": [{"Ref": topic_id}],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "RestoreTimeMinutes",
+            "Threshold": PRODUCTION.rto_target_minutes,
+            "AlarmActions": [{"Ref": topic_id}],
+        },
+    )
+
+
+def test_a_drill_without_a_topic_has_no_alarms() -> None:
+    template = drill()
+    template.resource_count_is("AWS::CloudWatch::Alarm", 0)
