@@ -263,7 +263,7 @@ def test_reports_service_role_is_made_to_exist_before_the_policies_that_name_it(
     assert role in json.dumps(delivery["Principal"]["AWS"]) and delivery["Action"] == "s3:PutObject"
     assert delivery["Condition"] == {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}
     assert ensure_id in policy["DependsOn"]
-    (key_id, key), *_ = [
+    (_, key), *_ = [
         (k, v)
         for k, v in production.find_resources("AWS::KMS::Key").items()
         if "BackupReportsWriteEncrypted" in json.dumps(v)
