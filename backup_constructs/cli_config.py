@@ -96,7 +96,7 @@ def _kms_factory() -> Callable[[str], Any]:
 
 def _connect(args: argparse.Namespace) -> tuple[Any, str]:
     """A Kubernetes client and the cluster name that names the bucket folder."""
-    from lambdas.kube import KubeClient, KubeConfigError, cluster_short_name, eks_connection, load_kubeconfig
+    from lambdas.kubernetes.client import KubeClient, KubeConfigError, cluster_short_name, eks_connection, load_kubeconfig
 
     kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG")
     if kubeconfig or not args.cluster_name:
@@ -113,7 +113,7 @@ def _connect(args: argparse.Namespace) -> tuple[Any, str]:
 
 def _cluster_for_listing(args: argparse.Namespace) -> str:
     if args.cluster_name:
-        from lambdas.kube import cluster_short_name
+        from lambdas.kubernetes.client import cluster_short_name
 
         return cluster_short_name(args.cluster_name)
     return _connect(args)[1]
@@ -223,7 +223,7 @@ def run_config_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from lambdas.config_backup import BackupIntegrityError, ConfigBackupError, RestoreError
-    from lambdas.kube import KubeError
+    from lambdas.kubernetes.client import KubeError
 
     try:
         handler: Callable[[argparse.Namespace], int] = args.handler

@@ -87,7 +87,7 @@ def _daily_retention_days(config: EnvironmentConfig) -> int:
 
 
 def _db_backup(args: argparse.Namespace) -> int:
-    from lambdas.db_operations import start_on_demand_backup, wait_for_backup
+    from lambdas.database.operations import start_on_demand_backup, wait_for_backup
 
     config = _environment(args)
     backup = aws_client("backup", config.region)
@@ -112,7 +112,7 @@ def _db_backup(args: argparse.Namespace) -> int:
 
 
 def _restore_plan(args: argparse.Namespace, config: EnvironmentConfig, target: str, mode: str) -> Any:
-    from lambdas.db_operations import plan_restore
+    from lambdas.database.operations import plan_restore
 
     return plan_restore(
         rds=aws_client("rds", config.region),
@@ -129,7 +129,7 @@ def _restore_plan(args: argparse.Namespace, config: EnvironmentConfig, target: s
 
 
 def _run_restore(plan: Any, config: EnvironmentConfig, *, wait: bool, poll_s: float) -> dict[str, Any]:
-    from lambdas.db_operations import execute_restore, wait_for_restore
+    from lambdas.database.operations import execute_restore, wait_for_restore
 
     rds, backup = aws_client("rds", config.region), aws_client("backup", config.region)
     started = execute_restore(plan, rds=rds, backup=backup)
@@ -267,7 +267,7 @@ def _drill_configuration(args: argparse.Namespace, config: EnvironmentConfig) ->
     if k8s is None or not k8s.drill_namespace:
         return {"status": "SKIPPED", "reason": "no kubernetes drill namespace in cdk.json"}
     from lambdas.config_backup import RestoreSettings, restore_namespace
-    from lambdas.kube import KubeClient, load_kubeconfig
+    from lambdas.kubernetes.client import KubeClient, load_kubeconfig
 
     connection, _ = load_kubeconfig(args.kubeconfig)
     prefix = resource_prefix(config.policy)
@@ -353,7 +353,7 @@ def run_db_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from backup_constructs.policy import PolicyError
-    from lambdas.db_operations import DbOperationError, RestoreRefused
+    from lambdas.database.operations import DbOperationError, RestoreRefused
 
     try:
         handler: Callable[[argparse.Namespace], int] = args.handler

@@ -333,7 +333,7 @@ class KubernetesConfigBackup(Construct):
         self.export_function = self._function(
             "Export",
             function_name=names.export_function,
-            handler="lambdas.handlers.export_handler",
+            handler="lambdas.config_backup.handlers.export_handler",
             role=self.export_role,
             environment=export_env,
             dependencies=dependencies,
@@ -345,7 +345,7 @@ class KubernetesConfigBackup(Construct):
         self.restore_function = self._function(
             "Restore",
             function_name=names.restore_function,
-            handler="lambdas.handlers.restore_handler",
+            handler="lambdas.config_backup.handlers.restore_handler",
             role=self.restore_role,
             environment=restore_env,
             dependencies=list(RUNTIME_DEPENDENCIES),

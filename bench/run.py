@@ -650,7 +650,7 @@ def bench_lambda(runs: int) -> list[Row]:
             raise RuntimeError(f"bundle {label}: {directory} holds no Python files")
         size = zipped_size(Path(directory)) / MB
         rows.append(Row(sec, f"zipped bundle: {label}", "MB", [size], "≤ 10 MB", 10.0, "deterministic, 1 build"))
-    for module in ("lambdas.handlers", "lambdas.restore_testing", "lambdas.rpo_monitor"):
+    for module in ("lambdas.config_backup.handlers", "lambdas.restore_testing", "lambdas.rpo_monitor"):
         values: list[float] = []
 
         def one(i: int, module: str = module, values: list[float] = values) -> None:

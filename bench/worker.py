@@ -47,7 +47,7 @@ def _aws(spec: dict[str, Any]) -> tuple[Callable[[str], Any], Any, Any]:
 
 
 def _kube(spec: dict[str, Any]) -> Any:
-    from lambdas.kube import KubeClient, KubeConnection
+    from lambdas.kubernetes.client import KubeClient, KubeConnection
 
     token = spec["token"]
     conn = KubeConnection(

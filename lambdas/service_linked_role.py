@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lambdas.aws import cached_client, error_code
+from lambdas.common.aws import cached_client, error_code
 
 LOG = logging.getLogger(__name__)
 

@@ -122,8 +122,8 @@ def test_an_outside_app_synthesizes_from_the_installed_wheel(installed: Installe
     assert {"AWS::Backup::BackupVault", "AWS::Backup::BackupPlan", "AWS::Backup::BackupSelection"} <= types
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert {f["Properties"]["Handler"] for f in functions} == {
-        "lambdas.handlers.export_handler",
-        "lambdas.handlers.restore_handler",
+        "lambdas.config_backup.handlers.export_handler",
+        "lambdas.config_backup.handlers.restore_handler",
     }
     (asset,) = {f["Properties"]["Code"]["S3Key"].removesuffix(".zip") for f in functions}
     bundled = workdir / "cdk.out" / f"asset.{asset}" / "lambdas"

@@ -132,7 +132,7 @@ def test_export_function_environment_comes_from_the_policy(production: Template)
     env = Capture()
     production.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "lambdas.handlers.export_handler", "Environment": {"Variables": env}},
+        {"Handler": "lambdas.config_backup.handlers.export_handler", "Environment": {"Variables": env}},
     )
     variables = env.as_object()
     assert variables["CLUSTER_NAME"] == "shop"
@@ -147,7 +147,7 @@ def test_restore_function_may_write_to_the_namespaces_and_the_drill_namespace_on
     env = Capture()
     production.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "lambdas.handlers.restore_handler", "Environment": {"Variables": env}},
+        {"Handler": "lambdas.config_backup.handlers.restore_handler", "Environment": {"Variables": env}},
     )
     assert env.as_object()["ALLOWED_NAMESPACES"] == "production,drill"
     assert env.as_object()["RESTART_DEPLOYMENTS"] == "ecommerce-backend"
@@ -320,7 +320,7 @@ def test_git_mirror_adds_its_settings_and_secret_access() -> None:
     template = Template.from_stack(stack)
     env = Capture()
     template.has_resource_properties(
-        "AWS::Lambda::Function", {"Handler": "lambdas.handlers.export_handler", "Environment": {"Variables": env}}
+        "AWS::Lambda::Function", {"Handler": "lambdas.config_backup.handlers.export_handler", "Environment": {"Variables": env}}
     )
     assert env.as_object()["GIT_MIRROR_URL"] == "https://git.example.com/ops/config-backups.git"
     assert "secretsmanager:GetSecretValue" in _actions(

@@ -53,7 +53,7 @@ _VALIDATOR_ENV = {
 GIT_MIRROR_STACK = "contract-git-mirror"
 _VALIDATOR_DEFAULTS = {"EVENT_BUS_NAME": "default"}
 _DR = "ecommerce-production-backup-dr"
-_EKS = EntryPoint("eks-connection", "lambdas.kube", "eks_connection", ("cluster_name",))
+_EKS = EntryPoint("eks-connection", "lambdas.kubernetes.client", "eks_connection", ("cluster_name",))
 
 FUNCTIONS: tuple[RuntimeFunction, ...] = (
     RuntimeFunction(
@@ -61,7 +61,7 @@ FUNCTIONS: tuple[RuntimeFunction, ...] = (
         (
             EntryPoint("config-export", "lambdas.config_backup", "export_namespace"),
             EntryPoint("config-export", "lambdas.config_backup", "record_failure"),
-            EntryPoint("config-export", "lambdas.handlers", "export_handler"),
+            EntryPoint("config-export", "lambdas.config_backup.handlers", "export_handler"),
             _EKS,
         ),
         "ecommerce-production-config-backup",
@@ -71,7 +71,7 @@ FUNCTIONS: tuple[RuntimeFunction, ...] = (
     ),
     RuntimeFunction(
         "config-export (git mirror)",
-        (EntryPoint("git-mirror", "lambdas.git_mirror", "credentials_from_secret", ("secret_id",)),),
+        (EntryPoint("git-mirror", "lambdas.config_backup.git_mirror", "credentials_from_secret", ("secret_id",)),),
         GIT_MIRROR_STACK,
         "ConfigBackupExportFunction",
         {"secret_id": "GIT_MIRROR_SECRET_ARN"},

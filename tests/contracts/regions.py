@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.contract import HANDLERS, METRIC_NAMESPACE, metric_definition
+from lambdas.contract.functions import FUNCTIONS
+from lambdas.contract.metrics import METRIC_NAMESPACE, metric_definition
 from tests.contracts.deployment import Deployment, StackModel
 
 
@@ -101,7 +102,7 @@ def _publisher_regions(deployment: Deployment, metric: WatchedMetric) -> tuple[s
         definition = metric_definition(metric.name, list(metric.dimensions))
         if definition is None:
             return set(), f"no runtime metric {metric.name} with dimensions {sorted(metric.dimensions)}"
-        handler = HANDLERS[definition.publisher]
+        handler = FUNCTIONS[definition.publisher].handler
         regions = set()
         for stack in deployment.stacks.values():
             for logical_id, resource in stack.of_type("AWS::Lambda::Function").items():

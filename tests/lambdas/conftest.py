@@ -16,7 +16,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from lambdas.config_backup import ExportSettings, RestoreSettings
-from lambdas.kube import KubeClient, KubeConnection
+from lambdas.kubernetes.client import KubeClient, KubeConnection
 from tests.k8s_apiserver import FakeKubeApiServer
 from tests.moto_aws import create_bucket_like_template, drain_events
 

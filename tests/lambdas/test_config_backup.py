@@ -38,9 +38,9 @@ from lambdas.config_backup import (
     list_backups,
     restore_namespace,
 )
-from lambdas.k8s_objects import clean_object
-from lambdas.kube import RESTARTED_AT
-from lambdas.sops import decrypt_document
+from lambdas.kubernetes.objects import clean_object
+from lambdas.kubernetes.client import RESTARTED_AT
+from lambdas.config_backup.sops import decrypt_document
 from tests.lambdas.conftest import (
     CB_DR_REGION,
     CB_PRIMARY_REGION,

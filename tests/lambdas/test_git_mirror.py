@@ -1,4 +1,4 @@
-"""Tests of `lambdas.git_mirror` against real bare repositories made and inspected with the git CLI."""
+"""Tests of `lambdas.config_backup.git_mirror` against real bare repositories made and inspected with the git CLI."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.git_mirror import (
+from lambdas.config_backup.git_mirror import (
     GitMirrorError,
     GitMirrorSettings,
     MirrorResult,
@@ -455,7 +455,7 @@ def test_credentials_from_binary_secret(secretsmanager: object) -> None:
 
 def test_module_import_is_light() -> None:
     code = (
-        "import sys, lambdas.git_mirror; "
+        "import sys, lambdas.config_backup.git_mirror; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dulwich', 'boto3', 'botocore')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -1,4 +1,4 @@
-"""lambdas.integrity against a real PostgreSQL server (TLS required, read-only validator role).
+"""lambdas.restore_testing.integrity against a real PostgreSQL server (TLS required, read-only validator role).
 
 Each scenario is its own database seeded with a small e-commerce schema: ``good`` (a healthy copy),
 ``missing_table`` (no order_items), ``orphans`` (orders/items whose parents are gone) and ``stale`` (the newest
@@ -17,7 +17,7 @@ import pg8000.exceptions
 import pg8000.native
 import pytest
 
-from lambdas.integrity import (
+from lambdas.restore_testing.integrity import (
     DEFAULT_ECOMMERCE_CHECKS,
     CheckResult,
     Connection,

@@ -1,4 +1,4 @@
-"""Tests of `lambdas.kube` against the in-process fake Kubernetes API server."""
+"""Tests of `lambdas.kubernetes.client` against the in-process fake Kubernetes API server."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from lambdas.kube import (
+from lambdas.kubernetes.client import (
     RESTARTED_AT,
     DeploymentPausedError,
     KubeClient,

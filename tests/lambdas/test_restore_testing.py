@@ -34,7 +34,7 @@ _COUNTER = itertools.count(1)
 
 
 class ValidatorConnectionError(Exception):
-    """Stands for `lambdas.integrity.ValidatorConnectionError` (recognized by name)."""
+    """Stands for `lambdas.restore_testing.integrity.ValidatorConnectionError` (recognized by name)."""
 
 
 @pytest.fixture(scope="module")
@@ -940,8 +940,8 @@ def test_ssl_context_with_a_ca_bundle_verifies(tmp_path: Path) -> None:
 
 
 def test_default_checker_adapts_to_the_integrity_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default wiring through `lambdas.integrity`'s public functions (connection and queries faked)."""
-    integrity = pytest.importorskip("lambdas.integrity")
+    """The default wiring through `lambdas.restore_testing.integrity`'s public functions (connection and queries faked)."""
+    integrity = pytest.importorskip("lambdas.restore_testing.integrity")
     seen: dict[str, Any] = {}
 
     class FakeConnection:

@@ -1,4 +1,4 @@
-"""Tests of `lambdas.sops` against moto's KMS server and the real `sops` binary."""
+"""Tests of `lambdas.config_backup.sops` against moto's KMS server and the real `sops` binary."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import pytest
 import yaml
 from moto.server import ThreadedMotoServer
 
-from lambdas.sops import (
+from lambdas.config_backup.sops import (
     KmsClient,
     SopsDecryptError,
     SopsEncryptError,

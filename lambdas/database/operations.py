@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-from lambdas.aws import error_code as _error_code
+from lambdas.common.aws import error_code as _error_code
 
 __all__ = [
     "BACKUP_FAILED_STATES",

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from lambdas.contract.layout import CONFIGMAPS_FILE, MANIFEST_FILE, SECRETS_FILE
+
 if TYPE_CHECKING:
     from dulwich.client import GitClient
     from dulwich.objects import ObjectID
@@ -50,9 +52,6 @@ __all__ = [
 
 LOG = logging.getLogger(__name__)
 
-CONFIGMAPS_FILE: Final = "configmaps.yaml"
-SECRETS_FILE: Final = "secrets.sops.yaml"
-MANIFEST_FILE: Final = "manifest.json"
 BACKUP_FILES: Final = frozenset({CONFIGMAPS_FILE, SECRETS_FILE, MANIFEST_FILE})
 """The files of one backup; exactly these are mirrored."""
 

@@ -1,8 +1,4 @@
-"""Names the infrastructure and the runtime must agree on, defined once.
-
-Standard library only: the constructs import this module (and no other runtime module) to wire the
-functions, the alarms and the event rules, and the handlers import it to publish and read them.
-"""
+"""The project's CloudWatch metrics: namespace, names, dimensions and the function that publishes each."""
 
 from __future__ import annotations
 
@@ -11,13 +7,9 @@ from typing import Final
 
 METRIC_NAMESPACE: Final = "Ecommerce/Backup"
 
-# Functions of the runtime package, as the metric definitions name their publishers, and their handlers.
+# The publishing functions (names of lambdas.contract.functions.FUNCTIONS).
 VALIDATOR: Final = "restore-validator"
 RPO_MONITOR: Final = "rpo-monitor"
-HANDLERS: Final = {
-    VALIDATOR: "lambdas.restore_testing.validator_handler",
-    RPO_MONITOR: "lambdas.rpo_monitor.handler",
-}
 
 
 @dataclass(frozen=True)

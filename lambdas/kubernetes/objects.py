@@ -28,10 +28,10 @@ from typing import Any, Literal
 
 import yaml
 
-from lambdas.yamlio import SafeDumper, SafeLoader
+from lambdas.common.yamlio import SafeDumper, SafeLoader
+from lambdas.contract.layout import backup_id_for, parse_backup_id
 
 __all__ = [
-    "BACKUP_ID_FORMAT",
     "DIGEST_KEY_MESSAGE_PREFIX",
     "MANIFEST_FORMAT_VERSION",
     "Trigger",
@@ -54,7 +54,6 @@ __all__ = [
 Trigger = Literal["schedule", "deploy", "manual"]
 
 MANIFEST_FORMAT_VERSION = 1
-BACKUP_ID_FORMAT = "%Y%m%dT%H%M%SZ"
 DIGEST_KEY_MESSAGE_PREFIX = b"config-backup-digest-key/v1/"
 
 _SERVER_METADATA_FIELDS = (
@@ -70,7 +69,6 @@ _SERVER_METADATA_FIELDS = (
 )
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _HEAD_KEYS = ("apiVersion", "kind", "metadata")
-_BACKUP_ID_RE = re.compile(r"\d{8}T\d{6}Z")
 _SHA256_RE = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
 _MIN_DIGEST_KEY_BYTES = 16
 
@@ -315,21 +313,6 @@ def _object_digests(
 
 
 # --- backup ids and time -----------------------------------------------------------------
-
-
-def backup_id_for(dt: datetime) -> str:
-    """The backup id of a moment: its UTC time as ``YYYYMMDDTHHMMSSZ`` (timezone-aware ``dt`` required)."""
-    return _as_utc(dt).strftime(BACKUP_ID_FORMAT)
-
-
-def parse_backup_id(text: str) -> datetime:
-    """Parse a ``YYYYMMDDTHHMMSSZ`` backup id into an aware UTC datetime."""
-    if not _BACKUP_ID_RE.fullmatch(text):
-        raise ValueError(f"invalid backup id {text!r}: expected UTC time as YYYYMMDDTHHMMSSZ, e.g. 20240131T235959Z")
-    try:
-        return datetime.strptime(text, BACKUP_ID_FORMAT).replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise ValueError(f"invalid backup id {text!r}: expected a real UTC time as YYYYMMDDTHHMMSSZ") from exc
 
 
 def _as_utc(dt: datetime) -> datetime:

@@ -7,28 +7,29 @@ into the status message for ``PutRestoreValidationResult``.
 
 Every check runs in its own ``READ ONLY`` transaction under a ``statement_timeout``; a check that errors becomes
 a failed :class:`CheckResult` carrying the server's message and the transaction is rolled back, so the remaining
-checks still run. Table and column names are validated against :data:`IDENTIFIER_PATTERN` and always quoted;
-values are passed as bind parameters. Pure Python plus ``pg8000``.
+checks still run. The checks' schema (kinds, fields, limits, the read-only rule for queries) is
+:mod:`lambdas.contract.checks`, the one the policy builds them with; table and column names are always quoted
+and values passed as bind parameters. Pure Python plus ``pg8000``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import ssl
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final, Literal, Protocol, cast, get_args
+from typing import Any, Final, Protocol
 
 import pg8000.exceptions
 import pg8000.native
 
+from lambdas.contract.checks import DEFAULT_ECOMMERCE_CHECKS, IntegrityCheck, parse_checks, read_only_query
+from lambdas.restore_testing.connection import Credentials
+
 __all__ = [
     "DEFAULT_ECOMMERCE_CHECKS",
-    "IDENTIFIER_PATTERN",
-    "CheckKind",
     "CheckResult",
     "Connection",
     "Credentials",
@@ -43,92 +44,8 @@ __all__ = [
     "summarize",
 ]
 
-CheckKind = Literal["table_exists", "min_rows", "no_orphans", "fresh_writes", "checksum"]
-CHECK_KINDS: Final[tuple[str, ...]] = get_args(CheckKind)
-
-IDENTIFIER_PATTERN: Final = r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$"
-_RELATION_RE: Final = re.compile(IDENTIFIER_PATTERN)
-_COLUMN_RE: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
-_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_MAX_IDENTIFIER_PART: Final = 63  # PostgreSQL's NAMEDATALEN - 1
-
-DEFAULT_PARENT_COLUMN: Final = "id"
-DEFAULT_SAMPLE_LIMIT: Final = 10_000
-MAX_SAMPLE_LIMIT: Final = 10_000_000
 MAX_EXAMPLE_KEYS: Final = 5
 STATUS_MESSAGE_LIMIT: Final = 1000
-
-# Keys every kind accepts, then the kind-specific required and optional keys.
-_COMMON_KEYS: Final = frozenset({"name", "kind"})
-_REQUIRED_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    "table_exists": frozenset({"table"}),
-    "min_rows": frozenset({"table", "minRows"}),
-    "no_orphans": frozenset({"table", "column", "parentTable"}),
-    "fresh_writes": frozenset({"table", "column"}),
-    "checksum": frozenset({"query"}),
-}
-_OPTIONAL_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    "table_exists": frozenset(),
-    "min_rows": frozenset(),
-    "no_orphans": frozenset({"parentColumn", "sampleLimit"}),
-    "fresh_writes": frozenset(),
-    "checksum": frozenset({"expected"}),
-}
-
-# What could make a single SELECT/WITH statement write or lock: data-modifying CTEs, SELECT INTO, row locks,
-# transaction control, set_config. The READ ONLY transaction is the real guard; this rejects a bad policy when it
-# is parsed (at deploy time) instead of when the validator runs.
-_FORBIDDEN_QUERY_WORDS: Final = (
-    "insert",
-    "update",
-    "delete",
-    "merge",
-    "truncate",
-    "drop",
-    "alter",
-    "create",
-    "grant",
-    "revoke",
-    "copy",
-    "call",
-    "into",
-    "lock",
-    "commit",
-    "rollback",
-    "set_config",
-)
-_FORBIDDEN_QUERY_RE: Final = re.compile(
-    r"\b(" + "|".join(_FORBIDDEN_QUERY_WORDS) + r"|for\s+share|for\s+key\s+share)\b", re.IGNORECASE
-)
-_QUERY_START_RE: Final = re.compile(r"^(select|with)\b", re.IGNORECASE)
-
-DEFAULT_ECOMMERCE_CHECKS: Final[list[dict[str, Any]]] = [
-    {"name": "customers_exists", "kind": "table_exists", "table": "customers"},
-    {"name": "orders_exists", "kind": "table_exists", "table": "orders"},
-    {"name": "order_items_exists", "kind": "table_exists", "table": "order_items"},
-    {"name": "products_exists", "kind": "table_exists", "table": "products"},
-    {"name": "orders_min_rows", "kind": "min_rows", "table": "orders", "minRows": 1},
-    {"name": "customers_min_rows", "kind": "min_rows", "table": "customers", "minRows": 1},
-    {
-        "name": "orders_customer_fk",
-        "kind": "no_orphans",
-        "table": "orders",
-        "column": "customer_id",
-        "parentTable": "customers",
-        "parentColumn": "id",
-        "sampleLimit": DEFAULT_SAMPLE_LIMIT,
-    },
-    {
-        "name": "order_items_order_fk",
-        "kind": "no_orphans",
-        "table": "order_items",
-        "column": "order_id",
-        "parentTable": "orders",
-        "parentColumn": "id",
-        "sampleLimit": DEFAULT_SAMPLE_LIMIT,
-    },
-    {"name": "orders_fresh", "kind": "fresh_writes", "table": "orders", "column": "created_at"},
-]
 
 
 class Connection(Protocol):
@@ -137,22 +54,6 @@ class Connection(Protocol):
     def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any: ...
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class IntegrityCheck:
-    """One validated check. ``table``/``parent_table`` may be ``schema.table``; all identifiers are validated."""
-
-    name: str
-    kind: CheckKind
-    table: str | None = None
-    min_rows: int | None = None
-    column: str | None = None
-    parent_table: str | None = None
-    parent_column: str = DEFAULT_PARENT_COLUMN
-    sample_limit: int = DEFAULT_SAMPLE_LIMIT
-    query: str | None = None
-    expected: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,15 +67,6 @@ class CheckResult:
     duration_ms: int
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """One way to log in; ``label`` says which (e.g. ``iam``, ``secret:AWSCURRENT``) and is safe to log."""
-
-    label: str
-    username: str
-    password: str = field(repr=False)
-
-
 class ValidatorConnectionError(Exception):
     """Could not connect to the restored database. The message never contains a password."""
 
@@ -184,143 +76,6 @@ class ValidatorConnectionError(Exception):
         self.sqlstate = sqlstate
         #: ``(label, reason)`` per credential tried by :func:`connect_first`.
         self.attempts: list[tuple[str, str]] = list(attempts)
-
-
-# --------------------------------------------------------------------------------------------------- parsing
-
-
-def _describe(index: int, spec: object) -> str:
-    if isinstance(spec, Mapping) and isinstance(spec.get("name"), str) and spec["name"]:
-        return f"check {spec['name']!r}"
-    return f"check #{index + 1}"
-
-
-def _relation(who: str, key: str, value: object) -> str:
-    if not isinstance(value, str) or not _RELATION_RE.match(value) or _too_long(value):
-        raise ValueError(
-            f"{who}: field {key!r} = {value!r} is not a valid table name; allowed: lowercase letters, digits and "
-            f"underscores, optionally schema-qualified, each part at most {_MAX_IDENTIFIER_PART} characters "
-            f"(pattern {IDENTIFIER_PATTERN})"
-        )
-    return value
-
-
-def _column(who: str, key: str, value: object) -> str:
-    if not isinstance(value, str) or not _COLUMN_RE.match(value) or _too_long(value):
-        raise ValueError(
-            f"{who}: field {key!r} = {value!r} is not a valid column name; allowed: lowercase letters, digits and "
-            f"underscores, at most {_MAX_IDENTIFIER_PART} characters (pattern {_COLUMN_RE.pattern})"
-        )
-    return value
-
-
-def _too_long(identifier: str) -> bool:
-    return any(len(part) > _MAX_IDENTIFIER_PART for part in identifier.split("."))
-
-
-def _int(who: str, key: str, value: object, *, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{who}: field {key!r} = {value!r} is not allowed; allowed: an integer from {low} to {high}")
-    return value
-
-
-def _checksum_query(who: str, value: object) -> str:
-    def bad(reason: str) -> ValueError:
-        return ValueError(
-            f"{who}: field 'query' = {value!r} is not allowed ({reason}); allowed: a single read-only SELECT or "
-            "WITH statement without comments, semicolons (other than one at the end) or data-modifying keywords"
-        )
-
-    if not isinstance(value, str) or not value.strip():
-        raise bad("it must be a non-empty string")
-    query = value.strip()
-    if query.endswith(";"):
-        query = query[:-1].rstrip()
-    if ";" in query:
-        raise bad("more than one statement")
-    if "--" in query or "/*" in query:
-        raise bad("comments are not allowed")
-    if not _QUERY_START_RE.match(query):
-        raise bad("it does not start with SELECT or WITH")
-    forbidden = _FORBIDDEN_QUERY_RE.search(query)
-    if forbidden:
-        raise bad(f"{forbidden.group(1).upper()!r} is not read-only")
-    return query
-
-
-def parse_checks(specs: object) -> list[IntegrityCheck]:
-    """Validate check specs (camelCase dicts, as in the backup policy) into :class:`IntegrityCheck` objects.
-
-    Raises ``ValueError`` naming the check, the field, the offending value and what is allowed.
-    """
-    if not isinstance(specs, Sequence) or isinstance(specs, str | bytes):
-        raise ValueError(f"integrity checks must be a list of objects, got {type(specs).__name__}")
-    checks: list[IntegrityCheck] = []
-    seen: set[str] = set()
-    for index, spec in enumerate(specs):
-        who = _describe(index, spec)
-        if not isinstance(spec, Mapping):
-            raise ValueError(f"{who}: must be an object, got {type(spec).__name__} {spec!r}")
-        name = spec.get("name")
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise ValueError(
-                f"{who}: field 'name' = {name!r} is not allowed; allowed: 1-64 characters from letters, digits, "
-                "'_', '.' and '-'"
-            )
-        if name in seen:
-            raise ValueError(f"{who}: field 'name' = {name!r} is used by another check; allowed: unique names")
-        seen.add(name)
-        kind = spec.get("kind")
-        if kind not in CHECK_KINDS:
-            raise ValueError(f"{who}: field 'kind' = {kind!r} is not allowed; allowed: {', '.join(CHECK_KINDS)}")
-        assert isinstance(kind, str)
-        required, optional = _REQUIRED_KEYS[kind], _OPTIONAL_KEYS[kind]
-        allowed = _COMMON_KEYS | required | optional
-        for key in spec:
-            if key not in allowed:
-                raise ValueError(
-                    f"{who}: field {key!r} = {spec[key]!r} is not allowed for kind {kind!r}; allowed fields: "
-                    f"{', '.join(sorted(allowed))}"
-                )
-        for key in sorted(required):
-            if key not in spec or spec[key] is None:
-                raise ValueError(
-                    f"{who}: field {key!r} is missing; kind {kind!r} requires {', '.join(sorted(required))}"
-                )
-        checks.append(_build(who, name, cast(CheckKind, kind), spec))
-    return checks
-
-
-def _build(who: str, name: str, kind: CheckKind, spec: Mapping[str, Any]) -> IntegrityCheck:
-    if kind == "table_exists":
-        return IntegrityCheck(name, kind, table=_relation(who, "table", spec["table"]))
-    if kind == "min_rows":
-        return IntegrityCheck(
-            name,
-            kind,
-            table=_relation(who, "table", spec["table"]),
-            min_rows=_int(who, "minRows", spec["minRows"], low=0, high=2**62),
-        )
-    if kind == "no_orphans":
-        return IntegrityCheck(
-            name,
-            kind,
-            table=_relation(who, "table", spec["table"]),
-            column=_column(who, "column", spec["column"]),
-            parent_table=_relation(who, "parentTable", spec["parentTable"]),
-            parent_column=_column(who, "parentColumn", spec.get("parentColumn", DEFAULT_PARENT_COLUMN)),
-            sample_limit=_int(
-                who, "sampleLimit", spec.get("sampleLimit", DEFAULT_SAMPLE_LIMIT), low=1, high=MAX_SAMPLE_LIMIT
-            ),
-        )
-    if kind == "fresh_writes":
-        return IntegrityCheck(
-            name, kind, table=_relation(who, "table", spec["table"]), column=_column(who, "column", spec["column"])
-        )
-    expected = spec.get("expected")
-    if expected is not None and not isinstance(expected, str):
-        raise ValueError(f"{who}: field 'expected' = {expected!r} is not allowed; allowed: a string")
-    return IntegrityCheck(name, kind, query=_checksum_query(who, spec["query"]), expected=expected)
 
 
 # --------------------------------------------------------------------------------------------------- running
@@ -600,7 +355,7 @@ def _checksum(
     # query is one statement, inside this check's READ ONLY transaction. No bind parameters, so pg8000 sends it as
     # is (its ":name" placeholder syntax would otherwise clash with slices like arr[1:5]).
     try:
-        query = _checksum_query(f"check {check.name!r}", check.query)
+        query = read_only_query(f"check {check.name!r}", check.query)
     except ValueError as invalid:
         raise _CheckFailed(_expected_text(check, reference), "not run", str(invalid)) from None
     rows = conn.run(f"SELECT * FROM (\n{query}\n) AS integrity_check LIMIT 1")

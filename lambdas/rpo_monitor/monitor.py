@@ -28,55 +28,42 @@ Metric dimensions (namespace ``METRIC_NAMESPACE``, default ``Ecommerce/Backup``)
 CloudWatch has no minutes unit: the ``...Minutes`` metrics are published with unit ``None`` (their name says
 the unit), rounded to 0.1 and never negative (clock skew); the 0/1 flags and ``CheckErrors`` use ``Count``.
 
-``handler`` environment: ENVIRONMENT, DATABASES (comma-separated), PROTECTED_RESOURCE_ARNS (comma-separated),
-CONFIG_BUCKET / CONFIG_CLUSTER / CONFIG_NAMESPACES (optional, comma-separated namespaces), METRIC_NAMESPACE.
+The settings (environment variables of :mod:`.handler`) are :class:`lambdas.contract.settings.MonitorSettings`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from lambdas.aws import cached_client, clear_clients
-from lambdas.aws import error_code as _error_code
+from lambdas.common.aws import error_code as _error_code
+from lambdas.contract.layout import MANIFEST_FILE, MARKER_FILE, is_backup_id, parse_backup_id
+from lambdas.contract.settings import MonitorSettings
 
 __all__ = [
-    "DEFAULT_METRIC_NAMESPACE",
     "MAX_METRICS_PER_CALL",
     "ConfigBackupAge",
     "DatabaseExposure",
     "Metric",
     "MonitorError",
     "MonitorReport",
-    "MonitorSettings",
     "Problem",
     "PublishError",
     "RecoveryPointAge",
-    "aws_client",
     "collect",
-    "handler",
     "publish",
-    "reset_clients",
-    "settings_from_env",
 ]
 
 LOG = logging.getLogger(__name__)
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # the Lambda runtime's root logger defaults to WARNING
-    logging.getLogger("lambdas").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
-DEFAULT_METRIC_NAMESPACE: Final = "Ecommerce/Backup"
 MAX_METRICS_PER_CALL: Final = 20  # PutMetricData allows 1000 per call; small batches stay far below 1 MB
 RECOVERY_POINT_PAGE_SIZE: Final = 100
-MANIFEST_FILE: Final = "manifest.json"
-MARKER_FILE: Final = "last-run.json"
 _BACKUP_ID_RE: Final = re.compile(r"^\d{8}T\d{6}Z$")
-_BACKUP_ID_FORMAT: Final = "%Y%m%dT%H%M%SZ"
 _MISSING_CODES: Final = frozenset({"NoSuchKey", "404", "NotFound"})
 _USABLE_STATUSES: Final = frozenset({"COMPLETED"})
 
@@ -94,49 +81,6 @@ class PublishError(MonitorError):
 # --------------------------------------------------------------------------
 # Settings and report
 # --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MonitorSettings:
-    """What to watch in one environment (see the module docstring for the env contract)."""
-
-    environment: str
-    databases: tuple[str, ...] = ()
-    protected_resource_arns: tuple[str, ...] = ()
-    config_bucket: str | None = None
-    config_cluster: str | None = None
-    config_namespaces: tuple[str, ...] = ()
-    metric_namespace: str = DEFAULT_METRIC_NAMESPACE
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "databases", tuple(self.databases))
-        object.__setattr__(self, "protected_resource_arns", tuple(self.protected_resource_arns))
-        object.__setattr__(self, "config_namespaces", tuple(self.config_namespaces))
-        if not self.environment:
-            raise MonitorError("environment must not be empty")
-        if not self.metric_namespace:
-            raise MonitorError("metric_namespace must not be empty")
-        for label, values in (
-            ("databases", self.databases),
-            ("protected_resource_arns", self.protected_resource_arns),
-            ("config_namespaces", self.config_namespaces),
-        ):
-            if any(not v for v in values):
-                raise MonitorError(f"{label} must not contain empty names")
-            if len(set(values)) != len(values):
-                raise MonitorError(f"{label} must not contain duplicates")
-        for arn in self.protected_resource_arns:
-            if not arn.startswith("arn:"):
-                raise MonitorError(f"not an ARN: {arn!r}")
-        if self.config_namespaces:
-            if not self.config_bucket or not self.config_cluster:
-                raise MonitorError("config_namespaces need config_bucket and config_cluster")
-            for label, value in (
-                ("config_cluster", self.config_cluster),
-                *(("namespace", n) for n in self.config_namespaces),
-            ):
-                if "/" in value:
-                    raise MonitorError(f"{label} must contain no '/': {value!r}")
 
 
 @dataclass(frozen=True)
@@ -414,7 +358,7 @@ def _config_backup(s3: Any, bucket: str, cluster: str, namespace: str, now: date
     return ConfigBackupAge(
         namespace,
         backup_id,
-        None if backup_id is None else _minutes(now, _parse_backup_id(backup_id)),
+        None if backup_id is None else _minutes(now, parse_backup_id(backup_id)),
         checked_at,
         None if checked_at is None else _minutes(now, checked_at),
         last_result,
@@ -428,7 +372,7 @@ def _newest_complete_backup(s3: Any, bucket: str, prefix: str) -> str | None:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
         for common in page.get("CommonPrefixes") or []:
             name = str(common.get("Prefix", ""))[len(prefix) :].rstrip("/")
-            if _BACKUP_ID_RE.fullmatch(name) and _valid_backup_id(name):
+            if _BACKUP_ID_RE.fullmatch(name) and is_backup_id(name):
                 ids.append(name)
     for backup_id in sorted(ids, reverse=True):
         try:
@@ -489,52 +433,6 @@ def _batches(items: Sequence[dict[str, Any]], size: int) -> Iterator[list[dict[s
 
 
 # --------------------------------------------------------------------------
-# Lambda entry point
-# --------------------------------------------------------------------------
-
-
-def aws_client(service: str) -> Any:
-    """A cached boto3 client (created on first use); the seam tests replace."""
-    return cached_client(service)
-
-
-def reset_clients() -> None:
-    clear_clients()
-
-
-def settings_from_env(environ: Mapping[str, str] | None = None) -> MonitorSettings:
-    env = os.environ if environ is None else environ
-    environment = (env.get("ENVIRONMENT") or "").strip()
-    if not environment:
-        raise MonitorError("environment variable ENVIRONMENT is not set")
-    return MonitorSettings(
-        environment=environment,
-        databases=_split(env.get("DATABASES")),
-        protected_resource_arns=_split(env.get("PROTECTED_RESOURCE_ARNS")),
-        config_bucket=(env.get("CONFIG_BUCKET") or "").strip() or None,
-        config_cluster=(env.get("CONFIG_CLUSTER") or "").strip() or None,
-        config_namespaces=_split(env.get("CONFIG_NAMESPACES")),
-        metric_namespace=(env.get("METRIC_NAMESPACE") or "").strip() or DEFAULT_METRIC_NAMESPACE,
-    )
-
-
-def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
-    """Collect and publish; per-resource problems are metrics, a failed publish raises (Lambda error alarm)."""
-    settings = settings_from_env()
-    report = collect(
-        rds=aws_client("rds") if settings.databases else None,
-        backup=aws_client("backup") if settings.protected_resource_arns else None,
-        s3=aws_client("s3") if settings.config_namespaces else None,
-        settings=settings,
-        now=datetime.now(UTC),
-    )
-    sent = publish(aws_client("cloudwatch"), report, settings)
-    result = report.to_dict()
-    result["metricsPublished"] = sent
-    return result
-
-
-# --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
 
@@ -564,18 +462,6 @@ def _parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return None if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _valid_backup_id(text: str) -> bool:
-    try:
-        _parse_backup_id(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _parse_backup_id(text: str) -> datetime:
-    return datetime.strptime(text, _BACKUP_ID_FORMAT).replace(tzinfo=UTC)
 
 
 def _check_failed(kind: ProblemKind, resource: str, exc: BaseException) -> Problem:

@@ -1,13 +1,8 @@
-"""Lambda entry points of the config backup: thin wrappers around :mod:`lambdas.config_backup`.
+"""Lambda entry points of the configuration backup: thin wrappers around :mod:`.export` and :mod:`.restore`.
 
-Configuration comes from environment variables; AWS and Kubernetes clients are created on first
-use and reused by warm invocations. ``aws_client`` and ``kube_client`` are the seams tests replace.
-
-``export_handler`` environment: CLUSTER_NAME, NAMESPACES (comma-separated), BUCKET, SOPS_KMS_KEYS
-(comma-separated key or alias ARNs), DIGEST_KMS_KEY, REFRESH_INTERVAL_DAYS (7), INCLUDE_HELM_RELEASES
-("false"), EVENT_BUS_NAME ("default"), EVENT_SOURCE ("ecommerce.config-backup").
-
-``restore_handler`` environment: CLUSTER_NAME, BUCKET, DIGEST_KMS_KEY, ALLOWED_NAMESPACES (comma-separated).
+Settings come from the environment (:class:`~lambdas.contract.settings.ExportSettings`,
+:class:`~lambdas.contract.settings.RestoreSettings`); AWS and Kubernetes clients are created on first use
+and reused by warm invocations. ``aws_client`` and ``kube_client`` are the seams tests replace.
 """
 
 from __future__ import annotations
@@ -18,9 +13,10 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from lambdas.aws import cached_client, clear_clients
+from lambdas.common.aws import cached_client, clear_clients
+from lambdas.common.logs import configure_logging
 from lambdas.config_backup import (
     BackupFiles,
     ConfigBackupError,
@@ -32,8 +28,10 @@ from lambdas.config_backup import (
     record_failure,
     restore_namespace,
 )
-from lambdas.k8s_objects import Trigger, parse_backup_id
-from lambdas.kube import KubeClient, eks_connection
+from lambdas.contract.events import DEPLOY_COMPLETED, SCHEDULED_EVENT
+from lambdas.contract.layout import MANIFEST_FILE, parse_backup_id
+from lambdas.kubernetes.client import KubeClient, eks_connection
+from lambdas.kubernetes.objects import Trigger
 
 __all__ = [
     "ExportFailedError",
@@ -45,9 +43,15 @@ __all__ = [
     "restore_handler",
 ]
 
+# What the bundler installs next to the package for these handlers; the git mirror's only with it on.
+BUNDLE_DEPENDENCIES: Final = {
+    "export_handler": ("PyYAML", "cryptography", "cffi", "pycparser"),
+    "restore_handler": ("PyYAML", "cryptography", "cffi", "pycparser"),
+}
+OPTIONAL_DEPENDENCIES: Final = {"git-mirror": ("dulwich",)}
+
 LOG = logging.getLogger(__name__)
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # the Lambda runtime's root logger defaults to WARNING
-    logging.getLogger("lambdas").setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+configure_logging()
 
 _LOCK = threading.Lock()
 _KUBE: dict[str, KubeClient] = {}
@@ -90,49 +94,10 @@ def _kms(region: str) -> Any:
     return aws_client("kms", region)
 
 
-def _env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None or value == "":
-        raise ConfigBackupError(f"environment variable {name} is not set")
-    return value
-
-
-def _env_list(name: str, default: str | None = None) -> list[str]:
-    return [part.strip() for part in _env(name, default).split(",") if part.strip()]
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
-    raise ConfigBackupError(f"environment variable {name} must be true or false, got {value!r}")
-
-
 def _bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes")
     return bool(value)
-
-
-def _export_settings() -> ExportSettings:
-    try:
-        refresh = int(_env("REFRESH_INTERVAL_DAYS", "7"))
-    except ValueError:
-        raise ConfigBackupError("environment variable REFRESH_INTERVAL_DAYS must be an integer") from None
-    return ExportSettings(
-        cluster=_env("CLUSTER_NAME"),
-        bucket=_env("BUCKET"),
-        sops_key_arns=tuple(_env_list("SOPS_KMS_KEYS")),
-        digest_key_arn=_env("DIGEST_KMS_KEY"),
-        refresh_interval_days=refresh,
-        include_helm_releases=_env_bool("INCLUDE_HELM_RELEASES", False),
-        event_bus_name=_env("EVENT_BUS_NAME", "default"),
-        event_source=_env("EVENT_SOURCE", "ecommerce.config-backup"),
-    )
 
 
 def _export_request(
@@ -142,9 +107,9 @@ def _export_request(
     detail_type = event.get("detail-type")
     detail = event.get("detail") if isinstance(event.get("detail"), Mapping) else {}
     assert isinstance(detail, Mapping)
-    if detail_type == "Scheduled Event":
+    if detail_type == SCHEDULED_EVENT:
         return "schedule", configured, {}, False, None
-    if detail_type == "Deployment Completed":
+    if detail_type == DEPLOY_COMPLETED:
         correlation = {"deployId": str(detail["deployId"])} if detail.get("deployId") else {}
         force = _bool(detail.get("force", False))
         wanted = detail.get("namespace")
@@ -162,25 +127,24 @@ def _export_request(
     return "manual", namespaces, {}, _bool(event.get("force", False)), None
 
 
-def git_mirror_hook() -> Callable[[BackupFiles], None] | None:
-    """With GIT_MIRROR_URL and GIT_MIRROR_SECRET_ARN set, a hook that commits every created backup."""
-    url = os.environ.get("GIT_MIRROR_URL")
-    if not url:
+def git_mirror_hook(settings: ExportSettings) -> Callable[[BackupFiles], None] | None:
+    """With a git mirror configured, a hook that commits every created backup."""
+    url, secret_arn = settings.git_mirror_url, settings.git_mirror_secret_arn
+    if not url or not secret_arn:
         return None
-    secret_arn = _env("GIT_MIRROR_SECRET_ARN")
 
     def mirror(files: BackupFiles) -> None:
         import tempfile
         from pathlib import Path
 
-        from lambdas.git_mirror import GitMirrorSettings, credentials_from_secret, mirror_backup
+        from lambdas.config_backup.git_mirror import GitMirrorSettings, credentials_from_secret, mirror_backup
 
         username, password = credentials_from_secret(aws_client("secretsmanager"), secret_arn)
-        settings = GitMirrorSettings(remote_url=url, username=username, password=password)
-        manifest = json.loads(files.files["manifest.json"])
+        mirror_settings = GitMirrorSettings(remote_url=url, username=username, password=password)
+        manifest = json.loads(files.files[MANIFEST_FILE])
         with tempfile.TemporaryDirectory(prefix="git-mirror-") as workdir:
             result = mirror_backup(
-                settings,
+                mirror_settings,
                 files=files.files,
                 backup_id=files.backup_id,
                 trigger=str(manifest.get("trigger", "")),
@@ -195,8 +159,8 @@ def git_mirror_hook() -> Callable[[BackupFiles], None] | None:
 
 def export_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Export every configured namespace (or the one a deploy event names); raise if any failed."""
-    settings = _export_settings()
-    configured = _env_list("NAMESPACES")
+    settings = ExportSettings.from_env(os.environ)
+    configured = list(settings.namespaces)
     trigger, namespaces, correlation, force, ignored = _export_request(event or {}, configured)
     if ignored:
         LOG.warning("export: nothing to do: %s", ignored)
@@ -233,7 +197,7 @@ def export_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
                     now=datetime.now(UTC),
                     force=force,
                     correlation=correlation,
-                    after_backup=git_mirror_hook(),
+                    after_backup=git_mirror_hook(settings),
                 )
             )
     summary = {"cluster": settings.cluster, "trigger": trigger, "results": [r.to_dict() for r in results]}
@@ -270,7 +234,8 @@ def _str_list(value: Any, name: str) -> list[str]:
 
 def restore_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Restore a backup as asked by ``event``; returns the report, raises if anything failed."""
-    allowed = _env_list("ALLOWED_NAMESPACES", ",")
+    settings = RestoreSettings.from_env(os.environ)
+    allowed = list(settings.allowed_namespaces)
     namespace = str(event.get("namespace") or "")
     to_namespace = str(event.get("toNamespace") or "") or None
     if not namespace:
@@ -280,9 +245,6 @@ def restore_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             raise RestoreError(
                 f"namespace {name!r} is not allowed for restores (allowed: {', '.join(allowed) or 'none'})"
             )
-    settings = RestoreSettings(
-        cluster=_env("CLUSTER_NAME"), bucket=_env("BUCKET"), digest_key_arn=_env("DIGEST_KMS_KEY")
-    )
     backup_id = str(event.get("backupId") or "") or None
     report = restore_namespace(
         kube=kube_client(settings.cluster),
@@ -294,7 +256,8 @@ def restore_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         backup_id=backup_id,
         at=_parse_at(event.get("at")),
         only=_str_list(event.get("only"), "only"),
-        restart=_str_list(event.get("restart"), "restart"),
+        # The guide's restore ends with the rollout restarts: the configured ones unless the event names others.
+        restart=_str_list(event.get("restart"), "restart") or list(settings.restart_deployments),
         dry_run=_bool(event.get("dryRun", False)),
         recreate_immutable=_bool(event.get("recreateImmutable", False)),
         now=datetime.now(UTC),

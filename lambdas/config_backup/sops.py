@@ -45,7 +45,7 @@ import yaml
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from lambdas.yamlio import SafeDumper, SafeLoader
+from lambdas.common.yamlio import SafeDumper, SafeLoader
 
 __all__ = [
     "DEFAULT_ENCRYPTED_REGEX",

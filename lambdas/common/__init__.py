@@ -1,0 +1,1 @@
+"""Shared runtime plumbing: cached AWS clients and error codes, logging, fast YAML."""

@@ -1,0 +1,347 @@
+"""Restore: verify a complete backup entirely before the first write, apply it, restart deployments."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import copy
+import hmac
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from lambdas.config_backup.model import (
+    COMPARED_FIELDS,
+    KIND_ALIASES,
+    PLURALS,
+    BackupIntegrityError,
+    BackupNotFoundError,
+    KmsFactory,
+    KubeApi,
+    NamespaceNotFoundError,
+    ObjectResult,
+    RestartResult,
+    RestoreError,
+    RestoreReport,
+    SelectionError,
+    aware_utc,
+    check_segment,
+    safe_message,
+    sha256_digest,
+)
+from lambdas.config_backup.sops import (
+    SopsDecryptError,
+    SopsError,
+    SopsMacError,
+    decrypt_document,
+)
+from lambdas.config_backup.storage import (
+    choose_backup,
+    get_bytes,
+    list_backups,
+    load_manifest,
+    namespace_digest_key,
+)
+from lambdas.contract.layout import CONFIGMAPS_FILE, SECRETS_FILE, backup_prefix
+from lambdas.contract.settings import RestoreSettings
+from lambdas.kubernetes.client import DeploymentPausedError, KubeError, KubeNotFoundError
+from lambdas.kubernetes.objects import (
+    clean_object,
+    from_list_yaml,
+    parse_backup_id,
+    verify_objects,
+)
+
+LOG = logging.getLogger(__name__)
+
+
+def _parse_selection(only: Sequence[str]) -> list[tuple[str, str]]:
+    wanted: list[tuple[str, str]] = []
+    for entry in only:
+        kind_text, sep, name = entry.partition("/")
+        kind = KIND_ALIASES.get(kind_text.lower())
+        if not sep or kind is None or not name or "/" in name:
+            raise SelectionError(f"invalid selection {entry!r}: expected ConfigMap/NAME or Secret/NAME")
+        wanted.append((kind, name))
+    return wanted
+
+
+def _parse_restarts(restart: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    for entry in restart:
+        kind, sep, name = entry.rpartition("/")
+        if sep and kind.lower() not in ("deployment", "deployments", "deploy"):
+            raise SelectionError(f"invalid restart {entry!r}: only deployments can be restarted (deployment/NAME)")
+        if not name:
+            raise SelectionError(f"invalid restart {entry!r}: expected deployment/NAME or NAME")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _comparable(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    cleaned = clean_object(obj, kind=kind)
+    metadata = cleaned.get("metadata") or {}
+    result: dict[str, Any] = {f: cleaned.get(f) or None for f in COMPARED_FIELDS}
+    if kind == "Secret":
+        result["type"] = cleaned.get("type") or "Opaque"
+    result["labels"] = metadata.get("labels") or {}
+    result["annotations"] = metadata.get("annotations") or {}
+    result["immutable"] = bool(cleaned.get("immutable"))
+    return result
+
+
+def _secret_needles(obj: Mapping[str, Any]) -> list[str]:
+    needles: list[str] = []
+    for values in (obj.get("data"), obj.get("stringData")):
+        if not isinstance(values, Mapping):
+            continue
+        for value in values.values():
+            text = str(value)
+            needles.append(text)
+            with contextlib.suppress(binascii.Error, ValueError):
+                needles.append(base64.b64decode(text, validate=True).decode("utf-8"))
+    return [n for n in needles if len(n) >= 4]
+
+
+def _redact(text: str, needles: Sequence[str]) -> str:
+    for needle in sorted(needles, key=len, reverse=True):
+        text = text.replace(needle, "[redacted]")
+    return text
+
+
+def _kube_reason(exc: KubeError) -> str:
+    text = str(exc)
+    if isinstance(exc, KubeNotFoundError) and "namespace" in text.lower():
+        return f"namespace not found: {text}"
+    return text
+
+
+def restore_namespace(
+    *,
+    kube: KubeApi,
+    s3: Any,
+    kms: KmsFactory,
+    settings: RestoreSettings,
+    namespace: str,
+    to_namespace: str | None = None,
+    backup_id: str | None = None,
+    at: datetime | None = None,
+    only: Sequence[str] = (),
+    restart: Sequence[str] = (),
+    dry_run: bool = False,
+    recreate_immutable: bool = False,
+    now: datetime,
+) -> RestoreReport:
+    """Restore a backup of ``namespace`` (into ``to_namespace``, default the same) with server-side apply.
+
+    Everything about the backup is checked before the first request to the cluster: file hashes against
+    the manifest, the SOPS MAC, every object's digest, the selection. Never deletes anything (an immutable
+    object whose content differs is reported failed unless ``recreate_immutable`` asks to delete and recreate it).
+    """
+    check_segment("namespace", namespace)
+    target = to_namespace or namespace
+    check_segment("to_namespace", target)
+    now = aware_utc(now, "now")
+    prefix = backup_prefix(settings.cluster, namespace)
+    where = f"s3://{settings.bucket}/{prefix}"
+    selection = _parse_selection(only)
+    restart_names = _parse_restarts(restart)
+
+    # 1. choose the backup
+    manifest: dict[str, Any] | None = None
+    chosen = ""
+    if backup_id is not None and at is None:
+        try:
+            parse_backup_id(backup_id)
+        except ValueError as exc:
+            raise RestoreError(str(exc)) from None
+        manifest = load_manifest(s3, settings.bucket, prefix, backup_id)
+        chosen = backup_id
+    if manifest is None:
+        ref = choose_backup(
+            list_backups(s3, settings.bucket, settings.cluster, namespace), backup_id=backup_id, at=at, where=where
+        )
+        chosen = ref.backup_id
+        manifest = load_manifest(s3, settings.bucket, prefix, chosen)
+        if manifest is None:
+            raise BackupNotFoundError(f"backup {chosen} in {where} disappeared while restoring")
+    base = f"{prefix}{chosen}/"
+    LOG.info("restore %s%s into namespace %s (dry run %s)", prefix, chosen, target, dry_run)
+
+    # 2. download and check the files
+    files = manifest["files"]
+    contents: dict[str, bytes] = {}
+    for name in (CONFIGMAPS_FILE, SECRETS_FILE):
+        expected = files.get(name)
+        if not isinstance(expected, str):
+            raise BackupIntegrityError(f"backup {chosen}: the manifest lists no sha256 for {name}")
+        data = get_bytes(s3, settings.bucket, base + name)
+        if data is None:
+            raise BackupIntegrityError(f"backup {chosen}: {name} is missing")
+        if not hmac.compare_digest(
+            sha256_digest(data), expected if expected.startswith("sha256:") else "sha256:" + expected
+        ):
+            raise BackupIntegrityError(
+                f"backup {chosen}: {name} does not match the sha256 in manifest.json (tampered or corrupt)"
+            )
+        contents[name] = data
+
+    # 3. parse and decrypt
+    try:
+        configmaps = from_list_yaml(contents[CONFIGMAPS_FILE].decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BackupIntegrityError(f"backup {chosen}: {CONFIGMAPS_FILE} is not a valid v1 List: {exc}") from None
+    try:
+        secrets_doc = decrypt_document(contents[SECRETS_FILE].decode("utf-8"), kms)
+    except SopsMacError as exc:
+        raise BackupIntegrityError(f"backup {chosen}: {SECRETS_FILE} failed its SOPS integrity check: {exc}") from None
+    except SopsDecryptError as exc:
+        raise RestoreError(f"backup {chosen}: cannot decrypt {SECRETS_FILE}: {exc}") from None
+    except (SopsError, UnicodeDecodeError) as exc:
+        raise BackupIntegrityError(f"backup {chosen}: {SECRETS_FILE} is not a valid SOPS file: {exc}") from None
+    items = secrets_doc.get("items") if secrets_doc.get("kind") == "List" else None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise BackupIntegrityError(f"backup {chosen}: {SECRETS_FILE} does not hold a v1 List")
+    secrets: list[dict[str, Any]] = items
+    for kind, group in (("ConfigMap", configmaps), ("Secret", secrets)):
+        if any(obj.get("kind") != kind for obj in group):
+            raise BackupIntegrityError(f"backup {chosen}: a file holds objects of the wrong kind")
+
+    # 4. verify every object's digest
+    source_cluster = str(manifest.get("cluster") or settings.cluster)
+    source_namespace = str(manifest.get("namespace") or namespace)
+    digest_key = namespace_digest_key(kms, settings.digest_key_arn, cluster=source_cluster, namespace=source_namespace)
+    problems = verify_objects(manifest, configmaps, secrets, digest_key)
+    if problems:
+        raise BackupIntegrityError(f"backup {chosen}: objects do not match the manifest: " + "; ".join(problems))
+
+    # 5. selection
+    objects: list[tuple[str, dict[str, Any]]] = [("ConfigMap", o) for o in configmaps] + [
+        ("Secret", o) for o in secrets
+    ]
+    if selection:
+        held = {(kind, str(obj["metadata"]["name"])) for kind, obj in objects}
+        missing = [f"{k}/{n}" for k, n in selection if (k, n) not in held]
+        if missing:
+            listing = ", ".join(f"{k}/{n}" for k, n in sorted(held)) or "nothing"
+            raise SelectionError(f"backup {chosen} does not hold {', '.join(missing)}; it holds: {listing}")
+        wanted = set(selection)
+        objects = [(k, o) for k, o in objects if (k, str(o["metadata"]["name"])) in wanted]
+
+    # 6. the target namespace (first request to the cluster)
+    if not kube.namespace_exists(target):
+        raise NamespaceNotFoundError(f"target namespace {target} does not exist in the cluster; create it first")
+
+    results = _apply_all(kube, settings, objects, target, dry_run, recreate_immutable)
+    restarts = _restart_all(kube, restart_names, target, now, dry_run, results)
+    report = RestoreReport(
+        backup_id=chosen,
+        cluster=settings.cluster,
+        source_namespace=namespace,
+        target_namespace=target,
+        dry_run=dry_run,
+        objects=tuple(results),
+        restarts=tuple(restarts),
+    )
+    counts = report.to_dict()["counts"]
+    LOG.info("restore %s%s into %s: %s", prefix, chosen, target, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return report
+
+
+def _apply_all(
+    kube: KubeApi,
+    settings: RestoreSettings,
+    objects: Sequence[tuple[str, dict[str, Any]]],
+    target: str,
+    dry_run: bool,
+    recreate_immutable: bool,
+) -> list[ObjectResult]:
+    def one(item: tuple[str, dict[str, Any]]) -> ObjectResult:
+        kind, original = item
+        obj = copy.deepcopy(original)
+        obj["metadata"]["namespace"] = target
+        name = str(obj["metadata"]["name"])
+        needles = _secret_needles(obj) if kind == "Secret" else []
+        try:
+            return _apply_one(kube, settings, kind, name, obj, target, dry_run, recreate_immutable)
+        except KubeError as exc:
+            reason = _redact(_kube_reason(exc), needles)
+            LOG.warning("restore %s/%s into %s failed: %s", kind, name, target, reason)
+            return ObjectResult(kind, name, "failed", reason)
+        except Exception as exc:
+            reason = _redact(safe_message(exc), needles)
+            LOG.warning("restore %s/%s into %s failed: %s", kind, name, target, reason)
+            return ObjectResult(kind, name, "failed", reason)
+
+    if not objects:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(settings.max_workers, len(objects)))) as pool:
+        results = list(pool.map(one, objects))
+    return sorted(results, key=lambda r: (r.kind, r.name))
+
+
+def _apply_one(
+    kube: KubeApi,
+    settings: RestoreSettings,
+    kind: str,
+    name: str,
+    obj: dict[str, Any],
+    target: str,
+    dry_run: bool,
+    recreate_immutable: bool,
+) -> ObjectResult:
+    live = kube.get(PLURALS[kind], target, name)
+    if live is not None:
+        if _comparable(live, kind) == _comparable(obj, kind):
+            return ObjectResult(kind, name, "unchanged")
+        if live.get("immutable") is True:
+            if not recreate_immutable:
+                return ObjectResult(
+                    kind,
+                    name,
+                    "failed",
+                    f"{kind} {target}/{name} is immutable and differs from the backup; it must be deleted and"
+                    " recreated (restore with recreate_immutable to do so)",
+                )
+            if dry_run:
+                return ObjectResult(kind, name, "would recreate", "immutable: would delete and create")
+            kube.delete(PLURALS[kind], target, name)
+            kube.apply(obj, field_manager=settings.field_manager, force=True)
+            return ObjectResult(kind, name, "recreated", "immutable: deleted and created")
+    applied = kube.apply(obj, field_manager=settings.field_manager, force=True, dry_run=dry_run)
+    created = live is None or applied.created
+    if dry_run:
+        return ObjectResult(kind, name, "would create" if created else "would update")
+    return ObjectResult(kind, name, "created" if created else "updated")
+
+
+def _restart_all(
+    kube: KubeApi, names: Sequence[str], target: str, now: datetime, dry_run: bool, results: Sequence[ObjectResult]
+) -> list[RestartResult]:
+    failed = sum(1 for r in results if r.outcome == "failed")
+    restarts: list[RestartResult] = []
+    for name in names:
+        if failed:
+            restarts.append(RestartResult(name, "skipped", f"not restarted: {failed} object(s) failed to restore"))
+            continue
+        try:
+            if dry_run:
+                if kube.get("deployments", target, name, api_version="apps/v1") is None:
+                    restarts.append(RestartResult(name, "failed", f"deployment {target}/{name} not found"))
+                else:
+                    restarts.append(RestartResult(name, "would restart"))
+                continue
+            kube.patch_deployment_restart(target, name, now)
+            restarts.append(RestartResult(name, "restarted"))
+            LOG.info("restarted deployment %s/%s", target, name)
+        except DeploymentPausedError as exc:
+            restarts.append(RestartResult(name, "failed", str(exc)))
+        except KubeNotFoundError:
+            restarts.append(RestartResult(name, "failed", f"deployment {target}/{name} not found"))
+        except KubeError as exc:
+            restarts.append(RestartResult(name, "failed", str(exc)))
+    return restarts

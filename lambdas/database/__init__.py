@@ -1,0 +1,1 @@
+"""Database operations for the operator CLI: on-demand backups, restore planning and restores."""

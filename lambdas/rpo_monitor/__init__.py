@@ -1,0 +1,1 @@
+"""The live RPO monitor: data-loss exposure, recovery point and configuration backup ages, as metrics."""
