@@ -15,8 +15,8 @@ os.environ.setdefault("CDK_DISABLE_STACK_TRACE", "1")
 
 from aws_cdk import App, Validations
 
-from backup_constructs.environments import load_environments
-from backup_constructs.physical_names import UniquePhysicalNames
+from backup_constructs.core.physical_names import UniquePhysicalNames
+from backup_constructs.policy.environments import load_environments
 from stacks import build_environment
 
 

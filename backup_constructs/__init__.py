@@ -11,32 +11,36 @@ from typing import TYPE_CHECKING, Any
 from backup_constructs.policy import BackupPolicy, BackupRule, PolicyError, ResourceType
 
 if TYPE_CHECKING:
-    from backup_constructs.compliance import BackupComplianceFramework
-    from backup_constructs.database import (
+    from backup_constructs.backup.strategy import BackupStrategy, DisasterRecoveryVault, ProtectedBackupVault
+    from backup_constructs.config_backup import ConfigBackupReplica, KubernetesConfigBackup
+    from backup_constructs.core.keys import protect_keys
+    from backup_constructs.core.physical_names import UniquePhysicalNames
+    from backup_constructs.database.enforce import (
         EnforceBackupPolicy,
         database_cluster_backup_props,
         database_instance_backup_props,
     )
-    from backup_constructs.k8s_config import ConfigBackupReplica, KubernetesConfigBackup
-    from backup_constructs.monitoring import AlertTopic, BackupMonitoring, protect_keys
+    from backup_constructs.monitoring.alerts import AlertTopic
+    from backup_constructs.monitoring.construct import BackupMonitoring
+    from backup_constructs.monitoring.evidence import BackupComplianceFramework
     from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
-    from backup_constructs.strategy import BackupStrategy, DisasterRecoveryVault, ProtectedBackupVault
 
 _LAZY = {
-    "BackupComplianceFramework": "backup_constructs.compliance",
-    "KubernetesConfigBackup": "backup_constructs.k8s_config",
-    "ConfigBackupReplica": "backup_constructs.k8s_config",
-    "BackupMonitoring": "backup_constructs.monitoring",
-    "AlertTopic": "backup_constructs.monitoring",
-    "protect_keys": "backup_constructs.monitoring",
-    "RestoreTesting": "backup_constructs.restore_testing",
+    "AlertTopic": "backup_constructs.monitoring.alerts",
+    "BackupComplianceFramework": "backup_constructs.monitoring.evidence",
+    "BackupMonitoring": "backup_constructs.monitoring.construct",
+    "BackupStrategy": "backup_constructs.backup.strategy",
+    "ConfigBackupReplica": "backup_constructs.config_backup",
     "DisasterRecoveryDrill": "backup_constructs.restore_testing",
-    "BackupStrategy": "backup_constructs.strategy",
-    "DisasterRecoveryVault": "backup_constructs.strategy",
-    "ProtectedBackupVault": "backup_constructs.strategy",
-    "EnforceBackupPolicy": "backup_constructs.database",
-    "database_instance_backup_props": "backup_constructs.database",
-    "database_cluster_backup_props": "backup_constructs.database",
+    "DisasterRecoveryVault": "backup_constructs.backup.strategy",
+    "EnforceBackupPolicy": "backup_constructs.database.enforce",
+    "KubernetesConfigBackup": "backup_constructs.config_backup",
+    "ProtectedBackupVault": "backup_constructs.backup.strategy",
+    "RestoreTesting": "backup_constructs.restore_testing",
+    "UniquePhysicalNames": "backup_constructs.core.physical_names",
+    "database_cluster_backup_props": "backup_constructs.database.enforce",
+    "database_instance_backup_props": "backup_constructs.database.enforce",
+    "protect_keys": "backup_constructs.core.keys",
 }
 
 __all__ = [
@@ -55,6 +59,7 @@ __all__ = [
     "ProtectedBackupVault",
     "ResourceType",
     "RestoreTesting",
+    "UniquePhysicalNames",
     "database_cluster_backup_props",
     "database_instance_backup_props",
     "protect_keys",

@@ -2,6 +2,6 @@
 
 import sys
 
-from backup_constructs.cli import main
+from backup_constructs.cli.main import main
 
 sys.exit(main())

@@ -367,7 +367,7 @@ class KubeWorld:
 
     def __init__(self, namespace: str, configmaps: int, secrets: int, workdir: Path) -> None:
         sys.path.insert(0, str(ROOT))
-        from tests.k8s_apiserver import FakeKubeApiServer
+        from tests.support.k8s_apiserver import FakeKubeApiServer
 
         self.namespace = namespace
         self.objects = make_objects(namespace, configmaps, secrets)
@@ -593,9 +593,9 @@ import json
 from pathlib import Path
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
-from backup_constructs.bundling import BUNDLING_CONTEXT, function_code
-from backup_constructs.k8s_config import GIT_MIRROR_DEPENDENCIES, RUNTIME_DEPENDENCIES
-from backup_constructs.restore_testing import VALIDATOR_DEPENDENCIES
+from backup_constructs.core.bundling import BUNDLING_CONTEXT, function_code
+from backup_constructs.config_backup.construct import GIT_MIRROR_DEPENDENCIES, RUNTIME_DEPENDENCIES
+from backup_constructs.restore_testing.construct import VALIDATOR_DEPENDENCIES
 
 staged = []
 original = lambda_.Code.from_asset

@@ -17,9 +17,11 @@ import logging
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from lambdas.common.aws import cached_client, error_code
+
+BUNDLE_DEPENDENCIES: Final = {"handler": ()}
 
 LOG = logging.getLogger(__name__)
 

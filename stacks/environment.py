@@ -21,21 +21,24 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from backup_constructs.alarms import policy_alarm, vault_job_alarms
-from backup_constructs.database import EnforceBackupPolicy, database_instance_backup_props
-from backup_constructs.environments import EnvironmentConfig
-from backup_constructs.k8s_config import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
-from backup_constructs.keys import rotating_key
-from backup_constructs.logs import explicit_lambda_log_groups, logs_key, policy_log_group
-from backup_constructs.monitoring import AlertTopic, BackupMonitoring, protect_keys
-from backup_constructs.naming import config_dead_letter_queue_name
+from backup_constructs.backup.strategy import BackupStrategy, DisasterRecoveryVault
+from backup_constructs.config_backup import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
+from backup_constructs.core.alarms import policy_alarm, vault_job_alarms
+from backup_constructs.core.keys import protect_keys, rotating_key
+from backup_constructs.core.logs import explicit_lambda_log_groups, logs_key, policy_log_group
+from backup_constructs.core.nag import acknowledge
+from backup_constructs.database.enforce import EnforceBackupPolicy, database_instance_backup_props
+from backup_constructs.monitoring.alerts import AlertTopic
+from backup_constructs.monitoring.construct import BackupMonitoring
+from backup_constructs.monitoring.vault_metrics import DR_VAULT_METRICS
 from backup_constructs.policy import BackupPolicy
+from backup_constructs.policy.environments import EnvironmentConfig
+from backup_constructs.policy.naming import config_dead_letter_queue_name, rds_instance_arn
 from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
-from backup_constructs.strategy import BackupStrategy, DisasterRecoveryVault
-from backup_constructs.validation import acknowledge
 
 DR_REGION_ALERTS = (
     "BackupJobFailed",
@@ -45,7 +48,6 @@ DR_REGION_ALERTS = (
     "DrillFailed",
     "KeyDeletionAttempt",
 )
-DR_VAULT_METRICS = ("NumberOfCopyJobsFailed", "NumberOfRestoreJobsFailed", "NumberOfRecoveryPointsPartial")
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 RDS_LOG_EXPORTS = ("postgresql", "upgrade")
 
@@ -167,8 +169,10 @@ class DataStack(ZonesWithoutLookupStack):
                     arn_format=ArnFormat.COLON_RESOURCE_NAME,
                 ),
             ),
-            database_arn=self.db_instance.instance_arn,
-            database_secret_arn=self._master_secret_arn(),
+            database=self.db_instance,
+            database_secret=secretsmanager.Secret.from_secret_complete_arn(
+                self, "DatabaseSecret", self._master_secret_arn()
+            ),
             vpc=self.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
         )
@@ -193,9 +197,7 @@ class BackupStack(Stack):
         super().__init__(scope, id_, **kwargs)
         # By ARN rather than a cross-stack reference: the database also carries the selection tag,
         # and an export would pin the data stack to this one.
-        database_arn = self.format_arn(
-            service="rds", resource="db", resource_name=database_identifier, arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
+        database_arn = rds_instance_arn(self.partition, self.region, self.account, database_identifier)
         self.strategy = BackupStrategy(
             self,
             "Strategy",
@@ -244,7 +246,7 @@ class MonitoringStack(Stack):
             "Monitoring",
             policy=policy,
             database_identifiers=[identifier],
-            protected_resource_arns=[f"arn:{self.partition}:rds:{config.region}:{config.account}:db:{identifier}"],
+            protected_resource_arns=[rds_instance_arn(self.partition, config.region, config.account, identifier)],
             config_bucket_name=names.bucket(config.region) if k8s else None,
             config_cluster=k8s.cluster_name if k8s else None,
             config_namespaces=k8s.namespaces if k8s else (),
@@ -307,7 +309,7 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
             self.vpc = isolated_vpc(self, policy=config.policy)
             k8s = config.kubernetes
             names = ConfigBackupNames.for_policy(self, config.policy)
-            primary_db = f"arn:{self.partition}:rds:{config.region}:{config.account}:db:{database_identifier(config)}"
+            primary_db = rds_instance_arn(self.partition, config.region, config.account, database_identifier(config))
             self.drill = DisasterRecoveryDrill(
                 self,
                 "Drill",

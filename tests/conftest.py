@@ -14,6 +14,10 @@ import pytest
 from tests.contracts import recorder as _recorder
 from tests.contracts.functions import entry_points as _entry_points
 
+# The configuration backup's world (moto, the Kubernetes API test server, seeded namespaces), shared by
+# the runtime's and the CLI's tests.
+pytest_plugins = ["tests.fixtures.config_world"]
+
 # Every AWS call the runtime makes in any test is recorded for the permission contract
 # (tests/contracts/test_permission_contract.py, which runs last).
 _recorder.install()
@@ -53,7 +57,7 @@ def synth_app(outdir: Path, context: dict[str, Any] | None = None) -> Synthesize
     from aws_cdk import App
 
     from app import build_app
-    from backup_constructs.bundling import BUNDLING_CONTEXT
+    from backup_constructs.core.bundling import BUNDLING_CONTEXT
 
     context = context or cdk_json_context()
     # Template tests do not need the dependencies in the function bundles (a dedicated test builds them).

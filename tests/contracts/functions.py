@@ -1,6 +1,6 @@
-"""The runtime's Lambda functions as the permission contract sees them: the entry points whose calls
-are each function's calls, where the function is deployed (production, the superset), and which
-setting of the test world corresponds to which environment variable of the deployed function."""
+"""The runtime's Lambda functions as the permission contract sees them: the entry points whose calls are
+each function's calls, where the function is deployed (production, the superset), and the settings
+class that reads its environment (so the test world's settings translate into the deployed ones)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdas.contract import functions as contract
+from lambdas.contract.settings import Settings
 from tests.contracts.recorder import EntryPoint
 
 
@@ -17,141 +19,99 @@ class RuntimeFunction:
     entries: tuple[EntryPoint, ...]
     stack: str
     logical_prefix: str
-    env: Mapping[str, str] = field(default_factory=dict)
-    """Captured setting -> the deployed function's environment variable holding the same value."""
-    lists: frozenset[str] = frozenset()
-    """Settings that are lists (comma-separated in the environment)."""
-    defaults: Mapping[str, str] = field(default_factory=dict)
-    """What the runtime uses for an environment variable the deployed function does not set."""
+    settings: type[Settings] | None
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    """A captured local variable -> the settings field it holds."""
     applies: Callable[[Mapping[str, Any]], bool] = lambda settings: True
     check_unused: bool = True
     """Whether every grant must be used by a recorded call (off for a variant deployed only to check
     one optional feature's calls)."""
 
 
-_EXPORT_ENV = {
-    "cluster": "CLUSTER_NAME",
-    "bucket": "BUCKET",
-    "sops_key_arns": "SOPS_KMS_KEYS",
-    "digest_key_arn": "DIGEST_KMS_KEY",
-    "event_bus_name": "EVENT_BUS_NAME",
-    "event_source": "EVENT_SOURCE",
-}
-_VALIDATOR_ENV = {
-    "environment": "ENVIRONMENT",
-    "reports_bucket": "REPORTS_BUCKET",
-    "validator_user": "VALIDATOR_USER",
-    "database": "DATABASE_NAME",
-    "plan_arn": "PLAN_ARN",
-    "source_secret_arn": "SOURCE_SECRET_ARN",
-    "metric_namespace": "METRIC_NAMESPACE",
-    "event_bus_name": "EVENT_BUS_NAME",
-    "reports_kms_key": "REPORTS_KMS_KEY",
-    "identifier_prefix": "IDENTIFIER_PREFIX",
-}
+def _spec(name: str) -> type[Settings] | None:
+    return contract.FUNCTIONS[name].settings
+
+
 # The app does not enable the optional git mirror: its calls are checked against this variant.
 GIT_MIRROR_STACK = "contract-git-mirror"
-_VALIDATOR_DEFAULTS = {"EVENT_BUS_NAME": "default"}
 _DR = "ecommerce-production-backup-dr"
 _EKS = EntryPoint("eks-connection", "lambdas.kubernetes.client", "eks_connection", ("cluster_name",))
+_VALIDATE = EntryPoint("restore-validator", "lambdas.restore_testing.validation", "validate_restore_job")
 
 FUNCTIONS: tuple[RuntimeFunction, ...] = (
     RuntimeFunction(
         "config-export",
         (
-            EntryPoint("config-export", "lambdas.config_backup", "export_namespace"),
-            EntryPoint("config-export", "lambdas.config_backup", "record_failure"),
+            EntryPoint("config-export", "lambdas.config_backup.export", "export_namespace"),
+            EntryPoint("config-export", "lambdas.config_backup.export", "record_failure"),
             EntryPoint("config-export", "lambdas.config_backup.handlers", "export_handler"),
             _EKS,
         ),
         "ecommerce-production-config-backup",
         "ConfigBackupExportFunction",
-        {**_EXPORT_ENV, "cluster_name": "CLUSTER_NAME"},
-        frozenset({"sops_key_arns"}),
+        _spec(contract.CONFIG_EXPORT),
+        {"cluster_name": "cluster"},
     ),
     RuntimeFunction(
         "config-export (git mirror)",
         (EntryPoint("git-mirror", "lambdas.config_backup.git_mirror", "credentials_from_secret", ("secret_id",)),),
         GIT_MIRROR_STACK,
         "ConfigBackupExportFunction",
-        {"secret_id": "GIT_MIRROR_SECRET_ARN"},
+        _spec(contract.CONFIG_EXPORT),
+        {"secret_id": "git_mirror_secret_arn"},
         check_unused=False,
     ),
     RuntimeFunction(
         "config-restore",
-        (EntryPoint("config-restore", "lambdas.config_backup", "restore_namespace"), _EKS),
+        (EntryPoint("config-restore", "lambdas.config_backup.restore", "restore_namespace"), _EKS),
         "ecommerce-production-config-backup",
         "ConfigBackupRestoreFunction",
-        {
-            "cluster": "CLUSTER_NAME",
-            "cluster_name": "CLUSTER_NAME",
-            "bucket": "BUCKET",
-            "digest_key_arn": "DIGEST_KMS_KEY",
-        },
+        _spec(contract.CONFIG_RESTORE),
+        {"cluster_name": "cluster"},
     ),
     RuntimeFunction(
         "restore-validator (monthly)",
-        (EntryPoint("restore-validator", "lambdas.restore_testing", "validate_restore_job"),),
+        (_VALIDATE,),
         "ecommerce-production-data",
         "RestoreTestingValidationValidator",
-        _VALIDATOR_ENV,
-        defaults=_VALIDATOR_DEFAULTS,
+        _spec(contract.VALIDATOR),
         applies=lambda settings: settings.get("kind") != "drill",
     ),
     RuntimeFunction(
         "restore-validator (drill)",
-        (EntryPoint("restore-validator", "lambdas.restore_testing", "validate_restore_job"),),
+        (_VALIDATE,),
         _DR,
         "DrillValidationValidator",
-        _VALIDATOR_ENV,
-        defaults=_VALIDATOR_DEFAULTS,
+        _spec(contract.VALIDATOR),
         applies=lambda settings: settings.get("kind") == "drill",
     ),
     RuntimeFunction(
         "drill-starter",
         (
-            EntryPoint("drill-starter", "lambdas.restore_testing", "start_drill"),
-            EntryPoint("drill-starter", "lambdas.restore_testing", "run_config_drill", ("function_arn",)),
+            EntryPoint("drill-starter", "lambdas.restore_testing.drill", "start_drill"),
+            EntryPoint("drill-starter", "lambdas.restore_testing.drill", "run_config_drill", ("function_arn",)),
         ),
         _DR,
         "DrillStarter",
-        {
-            "dr_vault_name": "DR_VAULT_NAME",
-            "source_db_arn": "SOURCE_DB_ARN",
-            "restore_role_arn": "RESTORE_ROLE_ARN",
-            "db_subnet_group": "DB_SUBNET_GROUP",
-            "security_group_ids": "SECURITY_GROUP_IDS",
-            "reports_bucket": "REPORTS_BUCKET",
-            "identifier_prefix": "IDENTIFIER_PREFIX",
-            "reports_kms_key": "REPORTS_KMS_KEY",
-            "function_arn": "CONFIG_RESTORE_FUNCTION_ARN",
-        },
-        frozenset({"security_group_ids"}),
+        _spec(contract.DRILL_STARTER),
+        {"function_arn": "config_restore_function_arn"},
     ),
     RuntimeFunction(
         "rpo-monitor",
         (
-            EntryPoint("rpo-monitor", "lambdas.rpo_monitor", "collect"),
-            EntryPoint("rpo-monitor", "lambdas.rpo_monitor", "publish"),
+            EntryPoint("rpo-monitor", "lambdas.rpo_monitor.monitor", "collect"),
+            EntryPoint("rpo-monitor", "lambdas.rpo_monitor.monitor", "publish"),
         ),
         "ecommerce-production-monitoring",
         "MonitoringRpoMonitor",
-        {
-            "environment": "ENVIRONMENT",
-            "databases": "DATABASES",
-            "protected_resource_arns": "PROTECTED_RESOURCE_ARNS",
-            "config_bucket": "CONFIG_BUCKET",
-            "config_cluster": "CONFIG_CLUSTER",
-            "config_namespaces": "CONFIG_NAMESPACES",
-            "metric_namespace": "METRIC_NAMESPACE",
-        },
-        frozenset({"databases", "protected_resource_arns", "config_namespaces"}),
+        _spec(contract.RPO_MONITOR),
     ),
     RuntimeFunction(
         "service-linked-role",
         (EntryPoint("service-linked-role", "lambdas.service_linked_role", "ensure_service_linked_role", ()),),
         "ecommerce-production-monitoring",
         "MonitoringReportsServiceRoleEnsure",
+        None,
     ),
 )
 

@@ -4,6 +4,7 @@ in its way. Also the reverse: actions a function is granted that no recorded cal
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,22 +46,25 @@ class Violation:
         return f"{self.function}: {self.message}  (first seen in {self.test or 'an unnamed test'})"
 
 
-def setting_pairs(function: FunctionModel, runtime: RuntimeFunction, settings: Mapping[str, Any]) -> dict[str, str]:
-    """Test value -> deployed value for every setting the function's environment also carries (or
-    leaves to the runtime's default). A list maps item by item, cyclically: a test with three
-    databases stands for a deployment whose list has one."""
+def setting_pairs(function: FunctionModel, runtime: RuntimeFunction, captured: Mapping[str, Any]) -> dict[str, str]:
+    """Test value -> deployed value for every setting: the deployed function's settings are read from
+    its synthesized environment with the runtime's own ``from_env`` (defaults included). A list maps
+    item by item, cyclically: a test with three databases stands for a deployment whose list has one."""
+    if runtime.settings is None:
+        return {}
+    deployed = runtime.settings.from_env(function.environment)
+    settings = {runtime.aliases.get(k, k): v for k, v in captured.items()}
     pairs: dict[str, str] = {}
-    for setting, variable in runtime.env.items():
-        test_value = settings.get(setting)
-        deployed = function.environment.get(variable) or runtime.defaults.get(variable)
-        if test_value in (None, "", [], ()) or not deployed:
+    for item in dataclasses.fields(deployed):  # type: ignore[arg-type]
+        test_value, deployed_value = settings.get(item.name), getattr(deployed, item.name)
+        if test_value in (None, "", [], ()) or deployed_value in (None, "", ()):
             continue
-        if setting in runtime.lists:
-            items = deployed.split(",")
+        if isinstance(deployed_value, tuple):
+            items = list(deployed_value)
             for i, t in enumerate(test_value):
-                pairs[str(t)] = items[i % len(items)]
-        else:
-            pairs[str(test_value)] = deployed
+                pairs[str(t)] = str(items[i % len(items)])
+        elif isinstance(deployed_value, str):
+            pairs[str(test_value)] = deployed_value
     return pairs
 
 

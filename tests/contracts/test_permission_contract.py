@@ -9,8 +9,8 @@ import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_secretsmanager as secretsmanager
 
-from backup_constructs.bundling import BUNDLING_CONTEXT
-from backup_constructs.k8s_config import KubernetesConfigBackup
+from backup_constructs.config_backup.construct import KubernetesConfigBackup
+from backup_constructs.core.bundling import BUNDLING_CONTEXT
 from backup_constructs.policy import BackupPolicy
 from tests.conftest import Synthesized
 from tests.contracts import deployment as deployment_model

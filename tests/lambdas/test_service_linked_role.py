@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lambdas import service_linked_role as slr
-from tests.moto_aws import stubbed
+from tests.support.moto_aws import stubbed
 
 ROLE = "AWSServiceRoleForBackupReports"
 SERVICE = "reports.backup.amazonaws.com"

@@ -1,0 +1,1 @@
+"""AWS Backup from the policy: the encrypted, deletion-protected vaults, the plan, its selection and copies."""

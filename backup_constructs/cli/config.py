@@ -1,0 +1,248 @@
+"""``backupctl config export|list|restore``: the Kubernetes configuration backup from a terminal.
+
+The commands reuse the Lambda runtime (``lambdas``); AWS endpoints and credentials come from the
+standard AWS SDK environment (``AWS_PROFILE``, ``AWS_ENDPOINT_URL``, ...). Progress goes to stderr,
+the summary to stdout (``--json`` for machine-readable output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DIGEST_KEY_ENV = "BACKUPCTL_DIGEST_KEY_ID"
+
+
+class UsageError(Exception):
+    """Refused input: the message says what was given and what is allowed."""
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601; UTC when no offset is given."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected ISO 8601, e.g. 2026-11-26T08:00:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def add_config_commands(sub: Any) -> None:
+    config = sub.add_parser("config", help="Kubernetes ConfigMaps and Secrets: export, list, restore")
+    commands = config.add_subparsers(dest="config_command", required=True)
+
+    def common(p: argparse.ArgumentParser, *, connect: bool) -> None:
+        p.add_argument("--bucket", required=True, help="the configuration backup bucket")
+        p.add_argument("--cluster-name", help="EKS cluster (connects with an EKS token unless --kubeconfig is used)")
+        if connect:
+            p.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG, then in-cluster)")
+            p.add_argument("--context", help="kubeconfig context (default: current)")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    export = commands.add_parser("export", help="back up namespaces now")
+    common(export, connect=True)
+    export.add_argument("--kms-key-id", action="append", required=True, dest="kms_keys",
+                        help="a SOPS recipient key (ARN or alias ARN); repeat for the DR region's key")  # fmt: skip
+    export.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV),
+                        help=f"the KMS HMAC key for Secret digests (default: ${DIGEST_KEY_ENV})")  # fmt: skip
+    export.add_argument("--namespace", action="append", required=True, dest="namespaces")
+    export.add_argument("--force", action="store_true", help="write a backup even when nothing changed")
+    export.add_argument("--include-helm-releases", action="store_true")
+    export.set_defaults(handler=_export)
+
+    listing = commands.add_parser("list", help="complete backups of a namespace, newest first")
+    common(listing, connect=True)
+    listing.add_argument("--namespace", required=True)
+    listing.set_defaults(handler=_list)
+
+    restore = commands.add_parser("restore", help="verify a backup and apply it back")
+    common(restore, connect=True)
+    restore.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV),
+                         help=f"the KMS HMAC key for Secret digests (default: ${DIGEST_KEY_ENV})")  # fmt: skip
+    restore.add_argument("--namespace", required=True, help="the namespace the backup was taken from")
+    restore.add_argument("--to-namespace", help="restore into this (existing) namespace instead")
+    which = restore.add_mutually_exclusive_group()
+    which.add_argument("--backup-id", help="YYYYMMDDTHHMMSSZ (default: the latest complete backup)")
+    which.add_argument("--at", type=parse_time, help="the latest backup at or before this ISO 8601 time")
+    restore.add_argument("--only", action="append", default=[], metavar="KIND/NAME", help="restore only these")
+    restore.add_argument("--restart", action="append", default=[], metavar="deployment/NAME",
+                         help="rollout restart after the restore (repeatable)")  # fmt: skip
+    restore.add_argument("--dry-run", action="store_true", help="server-side dry run: report what would change")
+    restore.add_argument("--recreate-immutable", action="store_true",
+                         help="recreate immutable objects that differ (else reported failed)")  # fmt: skip
+    restore.set_defaults(handler=_restore)
+
+
+# Connections --------------------------------------------------------------------------------------
+
+
+def _kms_factory() -> Callable[[str], Any]:
+    import boto3
+
+    clients: dict[str, Any] = {}
+
+    def for_region(region: str) -> Any:
+        if region not in clients:
+            clients[region] = boto3.client("kms", region_name=region)
+        return clients[region]
+
+    return for_region
+
+
+def _connect(args: argparse.Namespace) -> tuple[Any, str]:
+    """A Kubernetes client and the cluster name that names the bucket folder."""
+    from lambdas.kubernetes.client import (
+        KubeClient,
+        KubeConfigError,
+        cluster_short_name,
+        eks_connection,
+        load_kubeconfig,
+    )
+
+    kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG")
+    if kubeconfig or not args.cluster_name:
+        try:
+            connection, cluster = load_kubeconfig(args.kubeconfig, context=args.context)
+        except KubeConfigError as err:
+            raise UsageError(str(err)) from None
+        return KubeClient(connection), args.cluster_name or cluster
+    import boto3
+
+    connection = eks_connection(args.cluster_name, boto3.client("eks"), boto3.client("sts"))
+    return KubeClient(connection), cluster_short_name(args.cluster_name)
+
+
+def _cluster_for_listing(args: argparse.Namespace) -> str:
+    if args.cluster_name:
+        from lambdas.kubernetes.client import cluster_short_name
+
+        return cluster_short_name(args.cluster_name)
+    return _connect(args)[1]
+
+
+def _digest_key(args: argparse.Namespace) -> str:
+    if not args.digest_key_id:
+        raise UsageError(f"--digest-key-id: not given and ${DIGEST_KEY_ENV} is not set; name the KMS HMAC key")
+    arn: str = args.digest_key_id
+    if not arn.startswith("arn:"):
+        raise UsageError(f"--digest-key-id: got {arn!r}; expected a key or alias ARN (its region is read from it)")
+    return arn
+
+
+def _progress(message: str) -> None:
+    print(f"backupctl: {message}", file=sys.stderr, flush=True)
+
+
+# Commands -----------------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    import boto3
+
+    from lambdas.config_backup import ExportSettings, export_namespace
+
+    kube, cluster = _connect(args)
+    settings = ExportSettings(
+        cluster=cluster,
+        bucket=args.bucket,
+        sops_key_arns=tuple(args.kms_keys),
+        digest_key_arn=_digest_key(args),
+        include_helm_releases=args.include_helm_releases,
+    )
+    s3, events, kms = boto3.client("s3"), boto3.client("events"), _kms_factory()
+    results = []
+    for namespace in args.namespaces:
+        _progress(f"exporting {cluster}/{namespace} ...")
+        result = export_namespace(
+            kube=kube, s3=s3, kms=kms, events=events, settings=settings, namespace=namespace,
+            trigger="manual", now=datetime.now(UTC), force=args.force,
+        )  # fmt: skip
+        _progress(f"{cluster}/{namespace}: {result.result} {result.backup_id or ''}".rstrip())
+        results.append(result)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            line = f"{r.namespace}: {r.result}"
+            if r.backup_id:
+                line += f" backup {r.backup_id}"
+            line += f" ({r.configmaps} ConfigMaps, {r.secrets} Secrets)"
+            print(line + (f" - {r.error}" if r.error else ""))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
+def _list(args: argparse.Namespace) -> int:
+    import boto3
+
+    from lambdas.config_backup import list_backups
+
+    cluster = _cluster_for_listing(args)
+    backups = list_backups(boto3.client("s3"), args.bucket, cluster, args.namespace)
+    if args.json:
+        print(json.dumps([b.to_dict() for b in backups], indent=2))
+    elif not backups:
+        print(f"no complete backups of {cluster}/{args.namespace} in s3://{args.bucket}")
+    else:
+        print(f"{'BACKUP ID':<18} {'CREATED (UTC)':<21} {'TRIGGER':<9} {'CONFIGMAPS':>10} {'SECRETS':>8}")
+        for b in backups:
+            created = b.created_at.strftime("%Y-%m-%d %H:%M:%S")
+            print(f"{b.backup_id:<18} {created:<21} {b.trigger:<9} {b.configmaps:>10} {b.secrets:>8}")
+    return EXIT_OK
+
+
+def _restore(args: argparse.Namespace) -> int:
+    import boto3
+
+    from lambdas.config_backup import RestoreSettings, restore_namespace
+
+    kube, cluster = _connect(args)
+    settings = RestoreSettings(cluster=cluster, bucket=args.bucket, digest_key_arn=_digest_key(args))
+    target = args.to_namespace or args.namespace
+    _progress(f"verifying the backup of {cluster}/{args.namespace} before touching {target} ...")
+    report = restore_namespace(
+        kube=kube, s3=boto3.client("s3"), kms=_kms_factory(), settings=settings, namespace=args.namespace,
+        to_namespace=args.to_namespace, backup_id=args.backup_id, at=args.at, only=args.only,
+        restart=args.restart, dry_run=args.dry_run, recreate_immutable=args.recreate_immutable,
+        now=datetime.now(UTC),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        mode = " (dry run)" if report.dry_run else ""
+        print(f"restore of backup {report.backup_id} into {report.target_namespace}{mode}:")
+        for o in report.objects:
+            print(f"  {o.kind}/{o.name}: {o.outcome}" + (f" - {o.reason}" if o.reason else ""))
+        for r in report.restarts:
+            print(f"  deployment/{r.name}: {r.outcome}" + (f" - {r.reason}" if r.reason else ""))
+        counts = report.to_dict()["counts"]
+        print("  " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + (" - OK" if report.ok else " - FAILED"))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def run_config_command(args: argparse.Namespace) -> int:
+    """Run a ``config`` command, mapping refusals to exit 2 and failures to exit 1."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lambdas.config_backup import BackupIntegrityError, ConfigBackupError, RestoreError
+    from lambdas.kubernetes.client import KubeError
+
+    try:
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except UsageError as err:
+        print(f"backupctl: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except BackupIntegrityError as err:
+        print(f"backupctl: refused: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except RestoreError as err:
+        print(f"backupctl: refused: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigBackupError, KubeError, ClientError, BotoCoreError) as err:
+        print(f"backupctl: failed: {err}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,88 @@
+"""The human summary printed after a synth: per environment, what was built and what the policy
+achieves against its targets. Reads cdk.json and the cloud assembly; no aws_cdk import."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from backup_constructs.policy.environments import EnvironmentConfig
+from backup_constructs.policy.rpo import achieved_dr_rpo, achieved_rpo, format_minutes
+
+
+def assembly_stacks(assembly: Path) -> dict[str, dict[str, object]]:
+    """Stack name -> {region, resources} from a cloud assembly directory."""
+    manifest = json.loads((assembly / "manifest.json").read_text(encoding="utf-8"))
+    out: dict[str, dict[str, object]] = {}
+    for name, artifact in manifest.get("artifacts", {}).items():
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        template = json.loads((assembly / artifact["properties"]["templateFile"]).read_text(encoding="utf-8"))
+        resources = template.get("Resources", {})
+        out[name] = {
+            "region": artifact["environment"].rsplit("/", 1)[-1],
+            "resources": len(resources),
+            "types": sorted({r["Type"] for r in resources.values()}),
+        }
+    return out
+
+
+def environment_summary(config: EnvironmentConfig, stacks: dict[str, dict[str, object]]) -> list[str]:
+    policy = config.policy
+    db = policy.database
+    lines = [
+        f"== {config.name} ({config.account}, {config.region}"
+        + (f", DR {policy.dr_region})" if policy.dr_region else ")")
+    ]
+    mine = {n: s for n, s in stacks.items() if n.startswith(config.stack_name(""))}
+    lines.append("  stacks:")
+    lines += [f"    {name:<40} {info['region']:<12} {info['resources']:>3} resources" for name, info in mine.items()]
+    lines.append("  backup rules (AWS Backup):")
+    for rule in policy.rules:
+        kind = "continuous (PITR)" if rule.continuous else "snapshot"
+        copy = f", copy to {policy.dr_region} kept {rule.dr_retention_days} d" if rule.copy_to_dr else ""
+        lines.append(
+            f"    {rule.name:<20} {kind:<18} every {format_minutes(rule.interval_minutes):<5} "
+            f"kept {rule.retention_days} d{copy}  [{rule.purpose}]"
+        )
+    lines.append(
+        f"  database: window {db.backup_window} UTC, retention {db.backup_retention_days} d, "
+        f"PITR {db.pitr_days} d, Multi-AZ {'on' if db.multi_az else 'off'}, maintenance "
+        f"{db.maintenance_window}, automated-backup retention on the instance "
+        f"{policy.rds_automated_backup_retention_days} d"
+        + (" (managed by AWS Backup continuous backup)" if policy.backup_manages_rds_automated_backups else "")
+    )
+    lines.append(
+        f"  logs: kept {policy.log_retention_days} d; metrics: {policy.metric_retention_months} months "
+        "(CloudWatch's fixed retention; archive for longer: " + ("on)" if config.metric_archive else "off, opt-in)")
+    )
+    cfg = policy.config_backup
+    lines.append(
+        f"  kubernetes config: kept {cfg.retention_days} d, on deploy {'yes' if cfg.on_deploy else 'no'}, "
+        f"schedule {cfg.schedule}"
+    )
+    rpo, rto = format_minutes(policy.rpo_target_minutes), format_minutes(policy.rto_target_minutes)
+    lines.append(f"  RPO (target {rpo}), RTO target {rto}:")
+    for resource_type in policy.protected_resource_types:
+        a = achieved_rpo(policy, resource_type)
+        verdict = "meets" if a.meets_target else "MISSES"
+        lines.append(
+            f"    {resource_type.value:<8} {format_minutes(a.worst_case_minutes):>7} {verdict} target"
+            f"  via {a.mechanism}"
+        )
+        dr = achieved_dr_rpo(policy, resource_type)
+        if dr is not None:
+            lines.append(
+                f"    {'':<8} {format_minutes(dr.worst_case_minutes):>7} after losing {config.region} "
+                f"(region-loss RPO, not held to the target)  via {dr.mechanism}"
+            )
+    return lines
+
+
+def render_summary(configs: list[EnvironmentConfig], assembly: Path) -> str:
+    stacks = assembly_stacks(assembly)
+    out: list[str] = []
+    for config in configs:
+        out += environment_summary(config, stacks)
+        out.append("")
+    return "\n".join(out)

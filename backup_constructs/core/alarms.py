@@ -1,0 +1,107 @@
+"""Alarms on the project's metrics and on AWS's, written once: one-line descriptions prefixed with the
+environment, routed to an alert topic in the alarm's own region (CloudWatch alarms only see metrics
+published in their region)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from constructs import Construct
+
+from backup_constructs.policy import BackupPolicy
+from lambdas.contract.metrics import METRIC_NAMESPACE
+
+
+def project_metric(
+    name: str,
+    dimensions: dict[str, str],
+    statistic: str,
+    *,
+    minutes: int = 5,
+    hours: int = 0,
+    region: str | None = None,
+) -> cw.Metric:
+    """A metric of the project's own namespace (published by the runtime functions)."""
+    return cw.Metric(
+        namespace=METRIC_NAMESPACE,
+        metric_name=name,
+        dimensions_map=dimensions,
+        statistic=statistic,
+        period=Duration.hours(hours) if hours else Duration.minutes(minutes),
+        region=region,
+    )
+
+
+def policy_alarm(
+    scope: Construct,
+    id_: str,
+    metric: cw.IMetric,
+    *,
+    environment: str,
+    action: cw.IAlarmAction,
+    threshold: float,
+    description: str,
+    missing: cw.TreatMissingData,
+    comparison: cw.ComparisonOperator = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+) -> cw.Alarm:
+    """An alarm that evaluates one period and notifies ``action`` (the region's alert topic)."""
+    alarm = cw.Alarm(
+        scope,
+        id_,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=1,
+        comparison_operator=comparison,
+        treat_missing_data=missing,
+        alarm_description=f"[{environment}] {description}",
+    )
+    alarm.add_alarm_action(action)
+    return alarm
+
+
+def restore_test_alarms(policy: BackupPolicy, *, kind: str, alarm: Callable[..., cw.Alarm]) -> list[cw.Alarm]:
+    """Alarms on one kind of restore test (``monthly`` or ``drill``): restore time over the RTO and
+    failed integrity checks, in the region of the validator that publishes them."""
+    env = policy.environment
+    dims = {"Environment": env, "Kind": kind}
+    return [
+        alarm(
+            f"RestoreTimeOverRto-{kind}",
+            project_metric("RestoreTimeMinutes", dims, "Maximum", hours=24),
+            threshold=policy.rto_target_minutes,
+            comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=f"{kind} restore took longer than the RTO of {policy.rto_target_minutes} min",
+            missing=cw.TreatMissingData.NOT_BREACHING,
+        ),
+        alarm(
+            f"ValidationFailures-{kind}",
+            project_metric("ValidationFailures", dims, "Maximum", hours=24),
+            threshold=1,
+            description=f"{kind} restore validation found failed integrity checks",
+            missing=cw.TreatMissingData.NOT_BREACHING,
+        ),
+    ]
+
+
+def vault_job_alarms(
+    vault_name: str, metric_names: Sequence[str], *, alarm: Callable[..., cw.Alarm], id_suffix: str = ""
+) -> list[cw.Alarm]:
+    """An alarm per ``AWS/Backup`` job metric of one vault (any failure in five minutes)."""
+    return [
+        alarm(
+            f"{name}{id_suffix}",
+            cw.Metric(
+                namespace="AWS/Backup",
+                metric_name=name,
+                dimensions_map={"BackupVaultName": vault_name},
+                statistic="Sum",
+                period=Duration.minutes(5),
+            ),
+            threshold=1,
+            description=f"{name} in vault {vault_name}",
+            missing=cw.TreatMissingData.NOT_BREACHING,
+        )
+        for name in metric_names
+    ]

@@ -1,0 +1,167 @@
+"""Alerts: a KMS-encrypted, TLS-only topic per region and the EventBridge rules that turn every failure
+into one line a human can act on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from backup_constructs.core.keys import PROTECTED_KEY_ACTIONS, rotating_key
+from backup_constructs.policy import BackupPolicy
+from lambdas.contract.events import (
+    AWS_BACKUP_SOURCE,
+    BACKUP_JOB_STATE_CHANGE,
+    CONFIG_BACKUP_FAILED,
+    CONFIG_BACKUP_SOURCE,
+    COPY_JOB_STATE_CHANGE,
+    DRILL_COMPLETED,
+    RESTORE_JOB_STATE_CHANGE,
+    RESTORE_TEST_COMPLETED,
+    RESTORE_TEST_SOURCE,
+)
+
+
+def _rule(detail_type: str, source: str, detail: dict[str, object]) -> events.EventPattern:
+    return events.EventPattern(source=[source], detail_type=[detail_type], detail=detail or None)
+
+
+# One line a human can act on, for every failure the alerts cover: (id, pattern, message).
+def alert_rules(policy: BackupPolicy) -> list[tuple[str, events.EventPattern, str]]:
+    env = policy.environment
+    return [
+        (
+            "BackupJobFailed",
+            _rule(BACKUP_JOB_STATE_CHANGE, AWS_BACKUP_SOURCE, {"state": ["FAILED", "ABORTED", "EXPIRED"]}),
+            f"[{env}] AWS Backup job <backupJobId> for <resourceArn> ended <state>: <statusMessage>",
+        ),
+        (
+            "CopyJobFailed",
+            _rule(COPY_JOB_STATE_CHANGE, AWS_BACKUP_SOURCE, {"state": ["FAILED"]}),
+            f"[{env}] Copy job <copyJobId> to <destinationBackupVaultArn> failed: <statusMessage>",
+        ),
+        (
+            "RestoreJobFailed",
+            _rule(RESTORE_JOB_STATE_CHANGE, AWS_BACKUP_SOURCE, {"status": ["FAILED", "ABORTED"]}),
+            f"[{env}] Restore job <restoreJobId> ended <status>: <statusMessage>",
+        ),
+        (
+            "RestoreValidationFailed",
+            _rule(RESTORE_TEST_COMPLETED, RESTORE_TEST_SOURCE, {"status": ["FAILED"]}),
+            f"[{env}] Restore test <restoreJobId> FAILED: <failedChecks> check(s) failed, restore took "
+            "<restoreMinutes> min (RTO <rtoMinutes> min); report <reportKey>",
+        ),
+        (
+            "DrillFailed",
+            _rule(DRILL_COMPLETED, RESTORE_TEST_SOURCE, {"status": ["FAILED"]}),
+            f"[{env}] DR drill <restoreJobId> FAILED: restore took <restoreMinutes> min (RTO <rtoMinutes> min), "
+            "<failedChecks> check(s) failed; report <reportKey>",
+        ),
+        (
+            "ConfigBackupFailed",
+            _rule(CONFIG_BACKUP_FAILED, CONFIG_BACKUP_SOURCE, {}),
+            f"[{env}] Kubernetes config backup of <cluster>/<namespace> failed (trigger <trigger>): <error>",
+        ),
+        (
+            "KeyDeletionAttempt",
+            _rule(
+                "AWS API Call via CloudTrail",
+                "aws.kms",
+                # CloudTrail names the API call without the IAM service prefix.
+                {
+                    "eventSource": ["kms.amazonaws.com"],
+                    "eventName": [a.split(":", 1)[1] for a in PROTECTED_KEY_ACTIONS],
+                },
+            ),
+            f"[{env}] <eventName> on KMS key <keyId> by <principal> (<errorCode>)",
+        ),
+    ]
+
+
+# Placeholders that are not a plain field of the event's detail.
+_PLACEHOLDER_PATHS = {"principal": "$.detail.userIdentity.arn", "keyId": "$.detail.requestParameters.keyId"}
+
+
+class AlertTopic(Construct):
+    """A KMS-encrypted, TLS-only SNS topic for one region's backup alerts, with the EventBridge rules
+    that turn failures into one-line messages. Used in the primary region by
+    :class:`BackupMonitoring` and on its own in the DR region (drills and copies), so alerts keep
+    flowing when the other region is down."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        policy: BackupPolicy,
+        emails: Sequence[str] = (),
+        https_endpoints: Sequence[str] = (),
+        rule_ids: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        self.key = rotating_key(
+            self,
+            "Key",
+            description=f"Encrypts the {policy.environment} backup alert topic",
+        )
+        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Publish{service.split('.')[0].capitalize()}",
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                    resources=["*"],  # in a key policy "*" is this key
+                    conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                )
+            )
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            display_name=f"{policy.environment} backup alerts",
+            master_key=self.key,
+            enforce_ssl=True,
+        )
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        for url in https_endpoints:
+            self.topic.add_subscription(subscriptions.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS))
+        self.rules: dict[str, events.Rule] = {}
+        for rule_id, pattern, message in alert_rules(policy):
+            if rule_ids is not None and rule_id not in rule_ids:
+                continue
+            self.rules[rule_id] = events.Rule(
+                self,
+                rule_id,
+                description=f"Alert: {rule_id}",
+                event_pattern=pattern,
+                targets=[
+                    targets.SnsTopic(
+                        self.topic,
+                        message=events.RuleTargetInput.from_text(
+                            _transform(message),
+                        ),
+                    )
+                ],
+            )
+        self.action = cw_actions.SnsAction(self.topic)
+
+
+def _transform(message: str) -> str:
+    """Turn ``<name>`` placeholders into EventBridge input-transformer references (``$.detail.name``)."""
+
+    def field(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return events.EventField.from_path(_PLACEHOLDER_PATHS.get(name, f"$.detail.{name}"))
+
+    return re.sub(r"<([A-Za-z]+)>", field, message)
+
+

@@ -1,0 +1,61 @@
+"""Names the constructs give to resources and the CLI finds them by, derived from the policy.
+
+Pure Python (no aws_cdk), so ``backupctl`` computes the same names without loading CDK, and
+stacks in two regions agree on them without cross-region references.
+"""
+
+from __future__ import annotations
+
+import re
+
+from backup_constructs.policy import DEFAULT_VAULT_PREFIX, BackupPolicy
+
+
+def resource_prefix(policy: BackupPolicy, prefix: str | None = None) -> str:
+    """``<vault name or ecommerce-backup>-<environment>``, lower-case, safe for bucket, role and alias
+    names: every name derived from it is specific to the environment."""
+    base = prefix or f"{policy.vault_name or DEFAULT_VAULT_PREFIX}-{policy.environment}"
+    return re.sub(r"[^a-z0-9-]", "-", base.lower())
+
+
+def backup_role_name(policy: BackupPolicy) -> str:
+    """The role AWS Backup uses for the plan's selection and for on-demand jobs."""
+    return f"{resource_prefix(policy)}-backup"
+
+
+def config_bucket_name(prefix: str, account: str, region: str) -> str:
+    return f"{prefix}-config-{account}-{region}"
+
+
+def config_export_function_name(prefix: str) -> str:
+    return f"{prefix}-config-export"
+
+
+def config_restore_function_name(prefix: str) -> str:
+    return f"{prefix}-config-restore"
+
+
+def config_dead_letter_queue_name(prefix: str) -> str:
+    return f"{prefix}-config-dead-letters"
+
+
+def config_digest_key_alias(prefix: str) -> str:
+    return f"alias/{prefix}-config-digest"
+
+
+def config_sops_key_alias(prefix: str) -> str:
+    return f"alias/{prefix}-config-sops"
+
+
+def partition_for(region: str) -> str:
+    """The AWS partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def rds_instance_arn(partition: str, region: str, account: str, identifier: str) -> str:
+    """The ARN of an RDS DB instance (in a stack: pass ``stack.partition``)."""
+    return f"arn:{partition}:rds:{region}:{account}:db:{identifier}"

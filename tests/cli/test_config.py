@@ -1,0 +1,143 @@
+"""backupctl config export|list|restore end to end: moto's server for AWS (through the standard
+AWS_ENDPOINT_URL), the Kubernetes API test server through a kubeconfig, exit codes and refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backup_constructs.cli.main import main
+from tests.fixtures.config_world import CB_PLAIN_SECRETS, CB_PRIMARY_REGION, CbWorld
+
+
+@pytest.fixture
+def cli(cb_world: CbWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str, str]]:
+    kubeconfig = cb_world.server.write_kubeconfig(tmp_path / "kubeconfig")
+    for name, value in {
+        "AWS_ENDPOINT_URL": cb_world.aws.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": CB_PRIMARY_REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "KUBECONFIG": str(kubeconfig),
+        "BACKUPCTL_DIGEST_KEY_ID": cb_world.aws.digest_key_arn,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    def run(*argv: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def _export(world: CbWorld, namespace: str, *extra: str) -> list[str]:
+    return [
+        "config", "export", "--bucket", world.bucket, "--cluster-name", world.cluster, "--namespace", namespace,
+        "--kms-key-id", world.aws.sops_primary_arn, "--kms-key-id", world.aws.sops_dr_alias_arn,
+        "--digest-key-id", world.aws.digest_key_arn, *extra,
+    ]  # fmt: skip
+
+
+def test_export_list_and_restore_into_another_namespace(
+    cli: Any, cb_world: CbWorld, cb_seed: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target = cb_world.ns("prod"), cb_world.ns("drill")
+    cb_seed(source)
+    cb_world.server.create_namespace(target)
+
+    code, out, err = cli(*_export(cb_world, source, "--json"), capsys=capsys)
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert result["result"] == "created" and result["objects"] == {"configmaps": 3, "secrets": 3}
+    assert f"exporting {cb_world.cluster}/{source}" in err
+
+    code, out, _ = cli(*_export(cb_world, source), capsys=capsys)
+    assert code == 0 and f"{source}: unchanged backup {result['backupId']}" in out
+
+    code, out, _ = cli("config", "list", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster,
+                       "--namespace", source, capsys=capsys)  # fmt: skip
+    assert code == 0 and result["backupId"] in out and "manual" in out
+
+    code, out, err = cli("config", "restore", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster,
+                         "--namespace", source, "--to-namespace", target, "--json", capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["ok"] and report["counts"] == {"created": 6}
+    secret = cb_world.server.get_object("Secret", target, "db-credentials")
+    assert secret is not None and secret["metadata"]["labels"]["tier"] == "gold"
+    for value in CB_PLAIN_SECRETS:
+        assert value not in out + err
+
+
+def test_dry_run_reports_and_stores_nothing(
+    cli: Any, cb_world: CbWorld, cb_seed: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target = cb_world.ns("prod"), cb_world.ns("empty")
+    cb_seed(source)
+    cb_world.server.create_namespace(target)
+    assert cli(*_export(cb_world, source), capsys=capsys)[0] == 0
+    code, out, _ = cli("config", "restore", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster,
+                       "--namespace", source, "--to-namespace", target, "--dry-run", capsys=capsys)  # fmt: skip
+    assert code == 0 and "(dry run)" in out and "would create" in out
+    assert cb_world.server.get_object("ConfigMap", target, "app-config") is None
+
+
+def test_unknown_backup_id_is_refused_with_exit_2_and_the_existing_backups(
+    cli: Any, cb_world: CbWorld, cb_seed: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = cb_world.ns("prod")
+    cb_seed(source)
+    assert cli(*_export(cb_world, source), capsys=capsys)[0] == 0
+    code, _, err = cli("config", "restore", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster,
+                       "--namespace", source, "--backup-id", "20000101T000000Z", capsys=capsys)  # fmt: skip
+    assert code == 2
+    assert "backup 20000101T000000Z not found" in err and "1 complete backup(s) exist" in err
+
+
+def test_tampered_backup_fails_with_exit_1_before_touching_the_cluster(
+    cli: Any, cb_world: CbWorld, cb_seed: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = cb_world.ns("prod")
+    cb_seed(source)
+    assert cli(*_export(cb_world, source), capsys=capsys)[0] == 0
+    (key,) = [k for k in cb_world.stored_keys() if k.endswith("configmaps.yaml")]
+    body = cb_world.read(key).replace(b"production", b"producti0n")
+    cb_world.s3.put_object(Bucket=cb_world.bucket, Key=key, Body=body)
+    cb_world.server.clear_requests()
+    code, _, err = cli("config", "restore", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster,
+                       "--namespace", source, capsys=capsys)  # fmt: skip
+    assert code == 1 and "refused" in err and "configmaps.yaml" in err
+    assert not [r for r in cb_world.server.requests if r.method == "PATCH"]
+
+
+def test_missing_digest_key_is_a_usage_error(
+    cli: Any, cb_world: CbWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("BACKUPCTL_DIGEST_KEY_ID")
+    code, _, err = cli("config", "restore", "--bucket", cb_world.bucket, "--namespace", "x", capsys=capsys)
+    assert code == 2 and "--digest-key-id" in err
+
+
+def test_the_bucket_folder_defaults_to_the_kubeconfigs_cluster_name(
+    cli: Any, cb_world: CbWorld, cb_seed: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = cb_world.ns("prod")
+    cb_seed(source)
+    argv = [a for a in _export(cb_world, source) if a not in ("--cluster-name", cb_world.cluster)]
+    assert cli(*argv, capsys=capsys)[0] == 0
+    assert any(k.startswith(f"fake/{source}/") and k.endswith("manifest.json") for k in cb_world.stored_keys())
+
+
+def test_a_failed_export_exits_1(cli: Any, cb_world: CbWorld, cb_seed: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    source = cb_world.ns("prod")
+    cb_seed(source)
+    cb_world.server.faults.add(method="GET", path_prefix=f"/api/v1/namespaces/{source}/secrets", status=403, times=None)
+    code, out, _ = cli(*_export(cb_world, source), capsys=capsys)
+    assert code == 1 and "failed" in out and "secrets" in out

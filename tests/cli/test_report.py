@@ -1,0 +1,71 @@
+"""backupctl report: the guide's tables regenerated from the policy, golden-checked."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from backup_constructs.cli.main import main
+from backup_constructs.cli.report import render_report
+from backup_constructs.policy import BackupPolicy
+from tests.conftest import ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
+PRESETS = [BackupPolicy.production(), BackupPolicy.staging()]
+
+
+def test_checked_in_strategy_document_is_up_to_date_with_the_policy() -> None:
+    expected = render_report(PRESETS, "markdown")
+    actual = (ROOT / "docs" / "backup-strategy.md").read_text(encoding="utf-8")
+    assert actual == expected, (
+        "docs/backup-strategy.md is out of date: run "
+        "`backupctl report --presets --format markdown --output docs/backup-strategy.md`"
+    )
+
+
+def test_text_report_matches_the_golden_output() -> None:
+    assert render_report(PRESETS, "text") == (GOLDEN / "report-presets.txt").read_text(encoding="utf-8")
+
+
+def test_report_reproduces_the_guides_tables() -> None:
+    text = render_report(PRESETS, "markdown")
+    for row in (
+        "| daily-full | daily | 30 days | full system recovery | us-west-2, 30 days |",
+        "| hourly-incremental | hourly | 7 days | point-in-time recovery | us-west-2, 7 days |",
+        "| transaction-log | continuous (point-in-time) | 7 days | minimal data loss | - |",
+        "| configuration | on every deploy + every 6 h | 90 days |",
+        "| backup window (UTC) | 02:00-04:00 |",
+        "| logs (CloudWatch Logs) | 30 days |",
+        "| RDS | 5 min | 15 min | meets | RDS automated backups (PITR, 30 d) | - |",
+        "| target | < 1 h |",
+    ):
+        assert row in text, row
+
+
+def test_a_policy_change_changes_the_report() -> None:
+    longer = dataclasses.replace(BackupPolicy.staging(), log_retention_days=365)
+    assert "| logs (CloudWatch Logs) | 365 days |" in render_report([longer], "markdown")
+
+
+def test_cli_report_for_one_environment_from_cdk_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--env", "staging", "--cdk-json", str(ROOT / "cdk.json")]) == 0
+    out = capsys.readouterr().out
+    assert "Backup types (staging)" in out and "production" not in out
+
+
+def test_cli_report_writes_the_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "strategy.md"
+    assert main(["report", "--presets", "--format", "markdown", "--output", str(target)]) == 0
+    assert target.read_text(encoding="utf-8") == render_report(PRESETS, "markdown")
+
+
+def test_cli_report_refuses_an_unknown_environment(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--env", "prod", "--cdk-json", str(ROOT / "cdk.json")]) == 2
+    assert "environment: got 'prod'; allowed: production, staging" in capsys.readouterr().err
+
+
+def test_unknown_format_is_rejected() -> None:
+    with pytest.raises(ValueError, match="format: got 'html'"):
+        render_report(PRESETS, "html")

@@ -1,0 +1,280 @@
+"""BackupMonitoring, AlertTopic and key protection: template assertions, thresholds from the policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import App, Environment, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk.assertions import Capture, Match, Template
+
+from backup_constructs.core.bundling import BUNDLING_CONTEXT
+from backup_constructs.core.keys import protect_keys
+from backup_constructs.monitoring.alerts import AlertTopic
+from backup_constructs.monitoring.construct import BackupMonitoring
+from backup_constructs.monitoring.vault_metrics import BACKUP_FAILURE_METRICS
+from backup_constructs.policy import BackupPolicy
+
+PRODUCTION = BackupPolicy.production()
+DB_ARN = "arn:aws:rds:us-east-1:111111111111:db:ecommerce-production"
+
+
+def monitoring_stack() -> Stack:
+    app = App(context={BUNDLING_CONTEXT: "source-only"})
+    return Stack(app, "M", env=Environment(account="111111111111", region="us-east-1"))
+
+
+def build(policy: BackupPolicy = PRODUCTION, **kwargs: Any) -> Template:
+    stack = monitoring_stack()
+    props: dict[str, Any] = {
+        "database_identifiers": ["ecommerce-production"],
+        "protected_resource_arns": [DB_ARN],
+        "config_bucket_name": "cfg-bucket",
+        "config_cluster": "shop",
+        "config_namespaces": ["production"],
+        "alert_emails": ["ops@example.com"],
+        "exempt_principal_arns": ["arn:aws:iam::111111111111:role/break-glass"],
+    }
+    BackupMonitoring(stack, "Mon", policy=policy, **{**props, **kwargs})
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def production() -> Template:
+    return build()
+
+
+def _alarm(template: Template, description_part: str) -> dict[str, Any]:
+    matches = [
+        a["Properties"]
+        for a in template.find_resources("AWS::CloudWatch::Alarm").values()
+        if description_part in a["Properties"]["AlarmDescription"]
+    ]
+    assert len(matches) == 1, [m["AlarmDescription"] for m in matches]
+    return dict(matches[0])
+
+
+def test_alert_topic_is_kms_encrypted_tls_only_and_subscribed(production: Template) -> None:
+    production.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    policy = Capture()
+    production.has_resource_properties("AWS::SNS::TopicPolicy", {"PolicyDocument": policy})
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy.as_object()["Statement"]
+    )
+    production.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+
+
+@pytest.mark.parametrize(
+    ("detail_type", "detail", "words"),
+    [
+        ("Backup Job State Change", {"state": ["FAILED", "ABORTED", "EXPIRED"]}, "AWS Backup job"),
+        ("Copy Job State Change", {"state": ["FAILED"]}, "Copy job"),
+        ("Restore Job State Change", {"status": ["FAILED", "ABORTED"]}, "Restore job"),
+        ("Restore Test Completed", {"status": ["FAILED"]}, "Restore test"),
+        ("DR Drill Completed", {"status": ["FAILED"]}, "DR drill"),
+        ("Config Backup Failed", None, "Kubernetes config backup"),
+    ],
+)
+def test_every_failure_reaches_the_topic_as_one_human_line(
+    production: Template, detail_type: str, detail: Any, words: str
+) -> None:
+    rules = production.find_resources(
+        "AWS::Events::Rule", {"Properties": {"EventPattern": {"detail-type": [detail_type]}}}
+    )
+    (rule,) = rules.values()
+    assert rule["Properties"]["EventPattern"].get("detail") == detail
+    (target,) = rule["Properties"]["Targets"]
+    transformer = target["InputTransformer"]
+    assert words in transformer["InputTemplate"] and "[production]" in transformer["InputTemplate"]
+    assert all(path.startswith("$.detail.") for path in transformer["InputPathsMap"].values())
+
+
+def test_key_destruction_attempts_are_alerted_from_cloudtrail(production: Template) -> None:
+    production.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.kms"],
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {"eventSource": ["kms.amazonaws.com"], "eventName": ["ScheduleKeyDeletion", "DisableKey"]},
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize("metric", BACKUP_FAILURE_METRICS)
+def test_aws_backup_failure_metrics_are_alarmed_per_vault(production: Template, metric: str) -> None:
+    production.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Backup",
+            "MetricName": metric,
+            "Dimensions": [{"Name": "BackupVaultName", "Value": "ecommerce-backup-production"}],
+            "Threshold": 1,
+            "AlarmActions": [Match.any_value()],
+        },
+    )
+
+
+def test_rpo_exposure_alarm_uses_the_policy_target_and_fires_when_unmeasured(production: Template) -> None:
+    alarm = _alarm(production, "data-loss exposure above the RPO")
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["TreatMissingData"]) == (
+        "RpoExposureMinutes",
+        15,
+        "breaching",
+    )
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_changing_the_rpo_in_the_policy_changes_the_alarm() -> None:
+    alarm = _alarm(build(dataclasses.replace(PRODUCTION, rpo_target_minutes=10)), "data-loss exposure above the RPO")
+    assert alarm["Threshold"] == 10
+
+
+def test_recovery_point_age_and_config_freshness_thresholds_come_from_the_policy(production: Template) -> None:
+    assert _alarm(production, "newest recovery point older")["Threshold"] == 1440 + 60 + 180
+    assert _alarm(production, "newest complete configuration backup is older")["Threshold"] == 7 * 1440 + 360
+    assert _alarm(production, "has not run for two scheduled periods")["Threshold"] == 720
+
+
+def test_config_export_errors_and_dead_letters_raise_alerts() -> None:
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_sqs as sqs
+
+    stack = Stack(
+        App(context={BUNDLING_CONTEXT: "source-only"}), "M", env=Environment(account="1" * 12, region="us-east-1")
+    )
+    BackupMonitoring(
+        stack,
+        "Mon",
+        policy=PRODUCTION,
+        config_export_function=lambda_.Function.from_function_name(stack, "F", "cfg-export"),
+        config_dead_letter_queue=sqs.Queue.from_queue_arn(stack, "Q", "arn:aws:sqs:us-east-1:111111111111:cfg-dlq"),
+    )
+    template = Template.from_stack(stack)
+    assert _alarm(template, "export function failed")["MetricName"] == "Errors"
+    dead = _alarm(template, "gave up after its retries")
+    assert dead["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert dead["Dimensions"] == [{"Name": "QueueName", "Value": "cfg-dlq"}]
+
+
+def test_restore_time_alarm_uses_the_rto_and_the_drills_alarms_are_not_here(production: Template) -> None:
+    alarm = _alarm(production, "monthly restore took longer than the RTO")
+    assert alarm["Threshold"] == 60 and alarm["MetricName"] == "RestoreTimeMinutes"
+    # The drill's validator publishes in the DR region: its alarms live there, with the drill.
+    descriptions = [
+        a["Properties"]["AlarmDescription"] for a in production.find_resources("AWS::CloudWatch::Alarm").values()
+    ]
+    assert not [d for d in descriptions if "drill" in d]
+
+
+def test_rpo_monitor_runs_every_five_minutes_with_the_resources_to_watch(production: Template) -> None:
+    production.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(5 minutes)"})
+    env = Capture()
+    production.has_resource_properties(
+        "AWS::Lambda::Function", {"Handler": "lambdas.rpo_monitor.handler", "Environment": {"Variables": env}}
+    )
+    assert env.as_object() == {
+        "ENVIRONMENT": "production",
+        "DATABASES": "ecommerce-production",
+        "PROTECTED_RESOURCE_ARNS": DB_ARN,
+        "METRIC_NAMESPACE": "Ecommerce/Backup",
+        "CONFIG_BUCKET": "cfg-bucket",
+        "CONFIG_CLUSTER": "shop",
+        "CONFIG_NAMESPACES": "production",
+    }
+
+
+def test_report_plans_deliver_job_and_compliance_reports_to_the_encrypted_bucket(production: Template) -> None:
+    plans = production.find_resources("AWS::Backup::ReportPlan")
+    templates = {p["Properties"]["ReportSetting"]["ReportTemplate"] for p in plans.values()}
+    assert templates == {"BACKUP_JOB_REPORT", "COPY_JOB_REPORT", "RESTORE_JOB_REPORT", "CONTROL_COMPLIANCE_REPORT"}
+    for plan in plans.values():
+        assert plan["Properties"]["ReportDeliveryChannel"]["S3KeyPrefix"] == "backup-reports"
+    production.has_resource_properties("AWS::Backup::Framework", {"FrameworkControls": Match.any_value()})
+    production.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Sid": "BackupReportsDelivery"})])}},
+    )
+
+
+def test_dashboard_shows_rpo_recovery_points_failures_and_restore_times(production: Template) -> None:
+    (dashboard,) = production.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for title in ("RPO exposure per database", "Newest recovery point age", "AWS Backup job failures", "restore time"):
+        assert title in body
+
+
+def test_opt_ins_add_config_recording_and_the_metric_archive() -> None:
+    plain = build()
+    plain.resource_count_is("AWS::Config::ConfigurationRecorder", 0)
+    plain.resource_count_is("AWS::CloudWatch::MetricStream", 0)
+    full = build(enable_config_recording=True, metric_archive=True)
+    full.has_resource_properties(
+        "AWS::Config::ConfigurationRecorder",
+        {"RecordingGroup": Match.object_like({"ResourceTypes": Match.array_with(["AWS::Backup::RecoveryPoint"])})},
+    )
+    full.has_resource_properties(
+        "AWS::CloudWatch::MetricStream",
+        {"IncludeFilters": [{"Namespace": "AWS/Backup"}, {"Namespace": "Ecommerce/Backup"}]},
+    )
+
+
+def test_protect_keys_denies_destruction_to_all_but_break_glass() -> None:
+    stack = Stack(App(), "K")
+    kms.Key(stack, "A")
+    kms.Key(stack, "B")
+    assert len(protect_keys(stack, exempt_principal_arns=["arn:aws:iam::1:role/bg"])) == 2
+    for key in Template.from_stack(stack).find_resources("AWS::KMS::Key").values():
+        deny = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+        assert deny == [
+            {
+                "Sid": "DenyKeyDestructionExceptBreakGlass",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"],
+                "Resource": "*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::1:role/bg"]}},
+            }
+        ]
+
+
+def test_dr_region_alert_topic_can_carry_a_subset_of_the_rules() -> None:
+    stack = Stack(App(), "Dr", env=Environment(account="111111111111", region="us-west-2"))
+    AlertTopic(stack, "A", policy=PRODUCTION, rule_ids=["DrillFailed", "CopyJobFailed"])
+    Template.from_stack(stack).resource_count_is("AWS::Events::Rule", 2)
+
+
+def test_reports_service_role_is_made_to_exist_before_the_policies_that_name_it(production: Template) -> None:
+    role = ":iam::111111111111:role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+    (ensure_id,) = production.find_resources(
+        "Custom::ServiceLinkedRole",
+        {"Properties": {"ServiceName": "reports.backup.amazonaws.com", "RoleName": "AWSServiceRoleForBackupReports"}},
+    )
+    (policy_id, policy), *_ = [
+        (k, v)
+        for k, v in production.find_resources("AWS::S3::BucketPolicy").items()
+        if "BackupReportsDelivery" in json.dumps(v)
+    ]
+    delivery = next(
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "BackupReportsDelivery"
+    )
+    assert role in json.dumps(delivery["Principal"]["AWS"]) and delivery["Action"] == "s3:PutObject"
+    assert delivery["Condition"] == {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}
+    assert ensure_id in policy["DependsOn"]
+    (_, key), *_ = [
+        (k, v)
+        for k, v in production.find_resources("AWS::KMS::Key").items()
+        if "BackupReportsWriteEncrypted" in json.dumps(v)
+    ]
+    statement = next(
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "BackupReportsWriteEncrypted"
+    )
+    assert role in json.dumps(statement["Principal"]["AWS"]) and statement["Action"] == "kms:GenerateDataKey"
+    assert ensure_id in key["DependsOn"]
+    for plan in production.find_resources("AWS::Backup::ReportPlan").values():
+        assert policy_id in plan["DependsOn"]

@@ -1,0 +1,362 @@
+"""Tests of `lambdas.kubernetes.client` against the in-process fake Kubernetes API server."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+
+from lambdas.kubernetes.client import (
+    RESTARTED_AT,
+    DeploymentPausedError,
+    KubeClient,
+    KubeConfigError,
+    KubeConflictError,
+    KubeConnection,
+    KubeExpiredError,
+    KubeForbiddenError,
+    KubeInvalidError,
+    KubeUnauthorizedError,
+    KubeUnavailableError,
+    cluster_short_name,
+    eks_connection,
+    eks_token,
+    load_kubeconfig,
+)
+from tests.support.k8s_apiserver import FakeKubeApiServer
+from tests.support.moto_aws import moto_aws
+
+NS = "production"
+SECRETS = f"/api/v1/namespaces/{NS}/secrets"
+CONFIGMAPS = f"/api/v1/namespaces/{NS}/configmaps"
+
+
+def no_sleep(_: float) -> None:
+    return None
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeKubeApiServer]:
+    with FakeKubeApiServer() as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def _reset(server: FakeKubeApiServer) -> None:
+    server.faults.clear()
+    server.clear_requests()
+
+
+def connection(server: FakeKubeApiServer, *, token: str | None = None, timeout: float = 5.0) -> KubeConnection:
+    value = server.token if token is None else token
+    assert server.ca_pem is not None
+    return KubeConnection(server=server.url, token_provider=lambda: value, ca_data=server.ca_pem, timeout=timeout)
+
+
+def client(server: FakeKubeApiServer, sleeps: list[float] | None = None, **kwargs: Any) -> KubeClient:
+    recorder = sleeps.append if sleeps is not None else no_sleep
+    return KubeClient(connection(server), sleep=recorder, **kwargs)
+
+
+def configmap(name: str, namespace: str = NS, **data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}
+
+
+def secret(name: str, namespace: str = NS) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "data": {"password": base64.b64encode(b"hunter2").decode()},
+    }
+
+
+@pytest.fixture
+def five_secrets(server: FakeKubeApiServer) -> list[str]:
+    names = [f"s{i}" for i in range(5)]
+    for name in names:
+        server.put_object(secret(name))
+    return names
+
+
+def deployment(name: str, *, paused: bool = False) -> dict[str, Any]:
+    labels = {"app": name}
+    spec: dict[str, Any] = {
+        "replicas": 1,
+        "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}},
+    }
+    if paused:
+        spec["paused"] = True
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+# -- kubeconfig ---------------------------------------------------------------
+
+
+def test_load_kubeconfig_connects(server: FakeKubeApiServer, tmp_path: Path, five_secrets: list[str]) -> None:
+    path = server.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
+    conn, cluster = load_kubeconfig(str(path))
+    assert cluster == "fake"
+    assert conn.server == server.url
+    assert conn.token_provider is not None and conn.token_provider() == server.token
+    names = [item["metadata"]["name"] for item in KubeClient(conn, sleep=no_sleep).list_items("secrets", NS)]
+    assert set(five_secrets) <= set(names)
+
+
+def test_load_kubeconfig_from_env_and_exec_rejected(
+    server: FakeKubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    config = yaml.safe_load(path.read_text())
+    arn = "arn:aws:eks:eu-west-1:123456789012:cluster/prod-cluster"
+    config["clusters"][0]["name"] = arn
+    config["contexts"][0]["context"]["cluster"] = arn
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("KUBECONFIG", f"{path}:{tmp_path / 'missing'}")
+    conn, cluster = load_kubeconfig()
+    assert cluster == "prod-cluster"
+    assert KubeClient(conn, sleep=no_sleep).namespace_exists("default")
+
+    config["users"][0]["user"] = {"exec": {"command": "aws", "args": ["eks", "get-token"]}}
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(KubeConfigError, match="exec credential plugin"):
+        load_kubeconfig()
+
+
+def test_cluster_short_name() -> None:
+    assert cluster_short_name("arn:aws:eks:us-east-1:123456789012:cluster/a/b") == "a/b"
+    assert cluster_short_name("kind-dev") == "kind-dev"
+
+
+# -- listing ------------------------------------------------------------------
+
+
+def test_list_paginates(server: FakeKubeApiServer, five_secrets: list[str]) -> None:
+    items = client(server).list_items("secrets", NS, limit=2)
+    assert [i["metadata"]["name"] for i in items] == five_secrets
+    assert all(i["kind"] == "Secret" and i["apiVersion"] == "v1" for i in items)
+    pages = server.requests_matching("GET", SECRETS)
+    assert len(pages) == 3
+    assert [p.param("limit") for p in pages] == ["2", "2", "2"]
+    assert pages[0].param("continue") is None
+    assert pages[1].param("continue") and pages[2].param("continue")
+
+
+def test_list_restarts_after_expired_continue(server: FakeKubeApiServer, five_secrets: list[str]) -> None:
+    server.faults.expire_continue(nth=1, path_prefix=SECRETS)
+    items = client(server).list_items("secrets", NS, limit=2)
+    assert [i["metadata"]["name"] for i in items] == five_secrets
+    statuses = [(r.param("continue") is not None, r.status) for r in server.requests_matching("GET", SECRETS)]
+    assert statuses == [(False, 200), (True, 410), (False, 200), (True, 200), (True, 200)]
+
+
+def test_list_gives_up_after_bounded_restarts(server: FakeKubeApiServer, five_secrets: list[str]) -> None:
+    server.faults.expire_continue(nth=1, path_prefix=SECRETS, times=100)
+    with pytest.raises(KubeExpiredError, match="410") as info:
+        client(server).list_items("secrets", NS, limit=2)
+    assert info.value.status == 410
+    assert len(server.requests_matching("GET", SECRETS, query_param="continue")) == 4
+
+
+def test_429_is_retried_honouring_retry_after(server: FakeKubeApiServer, five_secrets: list[str]) -> None:
+    server.faults.add(method="GET", path_prefix=SECRETS, status=429, times=2, retry_after=2)
+    sleeps: list[float] = []
+    items = client(server, sleeps).list_items("secrets", NS)
+    assert len(items) == 5
+    assert sleeps == [2.0, 2.0]
+    assert [r.status for r in server.requests_matching("GET", SECRETS)] == [429, 429, 200]
+
+
+def test_retry_after_is_capped(server: FakeKubeApiServer, five_secrets: list[str]) -> None:
+    server.faults.add(method="GET", path_prefix=SECRETS, status=429, times=1, retry_after=600)
+    sleeps: list[float] = []
+    client(server, sleeps, backoff_cap=3.0).list_items("secrets", NS)
+    assert sleeps == [3.0]
+
+
+def test_503_forever_gives_up(server: FakeKubeApiServer) -> None:
+    server.faults.add(method="GET", path_prefix=CONFIGMAPS, status=503, times=None)
+    sleeps: list[float] = []
+    with pytest.raises(KubeUnavailableError, match="after 4 attempts") as info:
+        client(server, sleeps, max_retries=3, backoff_base=0.2, backoff_cap=5.0).list_items("configmaps", NS)
+    assert "503" in str(info.value)
+    assert len(server.requests_matching("GET", CONFIGMAPS)) == 4
+    assert len(sleeps) == 3
+    for attempt, slept in enumerate(sleeps):  # exponential with jitter in [ceiling/2, ceiling]
+        ceiling = min(5.0, 0.2 * 2**attempt)
+        assert ceiling / 2 <= slept <= ceiling
+
+
+def test_401_fails_fast(server: FakeKubeApiServer) -> None:
+    sleeps: list[float] = []
+    kube = KubeClient(connection(server, token="wrong"), sleep=sleeps.append)
+    with pytest.raises(KubeUnauthorizedError, match="rejected the credentials") as info:
+        kube.list_items("secrets", NS)
+    assert info.value.status == 401
+    assert len(server.requests) == 1 and sleeps == []
+
+
+def test_403_fails_fast_and_names_the_permission(server: FakeKubeApiServer) -> None:
+    server.faults.add(method="GET", path_prefix=SECRETS, status=403, times=None)
+    sleeps: list[float] = []
+    with pytest.raises(KubeForbiddenError) as info:
+        client(server, sleeps).list_items("secrets", NS)
+    text = str(info.value)
+    assert "needs list on secrets in namespace production" in text
+    assert "AmazonEKSSecretReaderPolicy" in text
+    assert info.value.status == 403 and info.value.reason == "Forbidden"
+    assert len(server.requests) == 1 and sleeps == []
+
+
+# -- get / namespaces ------------------------------------------------------------
+
+
+def test_get_and_namespace_exists(server: FakeKubeApiServer) -> None:
+    server.put_object(configmap("present", k="v"))
+    kube = client(server)
+    found = kube.get("configmaps", NS, "present")
+    assert found is not None and found["data"] == {"k": "v"}
+    assert kube.get("configmaps", NS, "absent") is None
+    assert kube.namespace_exists(NS)
+    assert not kube.namespace_exists("no-such-namespace")
+
+
+# -- apply ------------------------------------------------------------------------
+
+
+def test_apply_creates_then_updates(server: FakeKubeApiServer) -> None:
+    kube = client(server)
+    created = kube.apply(configmap("applied", a="1"), field_manager="backup-restore")
+    assert created.status == 201 and created.created
+    assert created.object["data"] == {"a": "1"}
+    updated = kube.apply(configmap("applied", a="2"), field_manager="backup-restore")
+    assert updated.status == 200 and not updated.created
+    stored = server.get_object("ConfigMap", NS, "applied")
+    assert stored is not None and stored["data"] == {"a": "2"}
+    request = server.requests_matching("PATCH", f"{CONFIGMAPS}/applied")[0]
+    assert request.content_type == "application/apply-patch+yaml"
+    assert request.param("fieldManager") == "backup-restore" and request.param("force") == "true"
+    assert request.param("dryRun") is None
+
+
+def test_apply_dry_run_stores_nothing(server: FakeKubeApiServer) -> None:
+    result = client(server).apply(secret("dry"), field_manager="backup-restore", dry_run=True)
+    assert result.status == 201 and result.object["metadata"]["name"] == "dry"
+    assert server.get_object("Secret", NS, "dry") is None
+    assert server.requests_matching("PATCH", f"{SECRETS}/dry")[0].param("dryRun") == "All"
+
+
+def test_apply_immutable_change_is_invalid(server: FakeKubeApiServer) -> None:
+    server.put_object({**configmap("frozen", k="old"), "immutable": True})
+    obj = {**configmap("frozen", k="new"), "immutable": True}
+    with pytest.raises(KubeInvalidError) as info:
+        client(server).apply(obj, field_manager="backup-restore")
+    assert info.value.status == 422 and info.value.reason == "Invalid"
+    assert "immutable" in info.value.message and "immutable" in str(info.value)
+    assert "new" not in str(info.value).replace("frozen", "")  # no request body in the message
+
+
+def test_apply_conflict_without_force(server: FakeKubeApiServer) -> None:
+    server.put_object(configmap("owned", k="theirs"), manager="someone-else", operation="Apply")
+    with pytest.raises(KubeConflictError) as info:
+        client(server).apply(configmap("owned", k="mine"), field_manager="backup-restore", force=False)
+    assert info.value.status == 409
+    stored = server.get_object("ConfigMap", NS, "owned")
+    assert stored is not None and stored["data"] == {"k": "theirs"}
+
+
+def test_errors_never_carry_the_request_body(server: FakeKubeApiServer) -> None:
+    server.faults.add(method="PATCH", path_prefix=SECRETS, status=500, times=None)
+    obj = secret("leaky")
+    with pytest.raises(KubeUnavailableError) as info:
+        client(server, max_retries=1).apply(obj, field_manager="backup-restore")
+    assert obj["data"]["password"] not in str(info.value)
+
+
+# -- rollout restart ---------------------------------------------------------------
+
+
+def test_rollout_restart_sets_annotation(server: FakeKubeApiServer) -> None:
+    server.put_object(deployment("web"))
+    at = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+    result = client(server).patch_deployment_restart(NS, "web", at)
+    assert result["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT] == "2025-03-04T05:06:07Z"
+    stored = server.get_object("Deployment", NS, "web")
+    assert stored is not None
+    assert stored["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT] == "2025-03-04T05:06:07Z"
+    patch = server.requests_matching("PATCH", f"/apis/apps/v1/namespaces/{NS}/deployments/web")[0]
+    assert patch.content_type == "application/strategic-merge-patch+json"
+
+
+def test_rollout_restart_refuses_paused(server: FakeKubeApiServer) -> None:
+    server.put_object(deployment("paused", paused=True))
+    with pytest.raises(DeploymentPausedError, match="paused"):
+        client(server).patch_deployment_restart(NS, "paused", datetime.now(UTC))
+    assert server.requests_matching("PATCH") == []
+
+
+# -- timeouts -----------------------------------------------------------------------
+
+
+def test_slow_response_is_retried_then_unavailable(server: FakeKubeApiServer) -> None:
+    server.faults.add(method="GET", path_prefix=CONFIGMAPS, delay=1.5, times=None)
+    sleeps: list[float] = []
+    conn = connection(server, timeout=0.3)
+    with pytest.raises(KubeUnavailableError, match="after 3 attempts") as info:
+        KubeClient(conn, max_retries=2, sleep=sleeps.append).list_items("configmaps", NS)
+    assert "timed out" in str(info.value).lower() or "timeout" in str(info.value).lower()
+    assert len(sleeps) == 2
+    assert len(server.requests_matching("GET", CONFIGMAPS)) == 3
+
+
+def test_slow_response_then_success(server: FakeKubeApiServer) -> None:
+    server.put_object(configmap("eventually", k="v"))
+    server.faults.add(method="GET", path_prefix=CONFIGMAPS, delay=1.0, times=1)
+    conn = connection(server, timeout=0.3)
+    items = KubeClient(conn, sleep=no_sleep).list_items("configmaps", NS)
+    assert "eventually" in [i["metadata"]["name"] for i in items]
+
+
+# -- EKS -------------------------------------------------------------------------------
+
+
+def test_eks_token_format() -> None:
+    sts = boto3.client(
+        "sts", region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret-example"
+    )
+    token = eks_token("prod-cluster", sts)
+    assert token.startswith("k8s-aws-v1.")
+    encoded = token.removeprefix("k8s-aws-v1.")
+    assert "=" not in encoded
+    url = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    parts = urlsplit(url)
+    assert parts.scheme == "https" and parts.hostname is not None and "sts" in parts.hostname
+    query = parse_qs(parts.query)
+    assert query["Action"] == ["GetCallerIdentity"]
+    assert query["X-Amz-Expires"] == ["60"]
+    assert "x-k8s-aws-id" in query["X-Amz-SignedHeaders"][0].split(";")
+    # The handler is removed again: a second token for another cluster is independent.
+    assert eks_token("other", sts) != token
+
+
+def test_eks_connection_takes_endpoint_and_ca_from_describe_cluster() -> None:
+    with moto_aws() as aws:
+        eks = aws.client("eks")
+        created = eks.create_cluster(
+            name="ecommerce-conn",
+            roleArn="arn:aws:iam::123456789012:role/eks-cluster",
+            resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"]},
+        )["cluster"]
+        conn = eks_connection("ecommerce-conn", eks, aws.client("sts"))
+    assert conn.server == created["endpoint"]
+    assert conn.ca_data == base64.b64decode(created["certificateAuthority"]["data"])
