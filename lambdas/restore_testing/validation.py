@@ -154,7 +154,7 @@ def integrity_checker(check_specs: str | Sequence[Any], rpo_minutes: float) -> C
     return check
 
 
-def _check_outcome(raw: Any) -> CheckOutcome:
+def check_outcome(raw: Any) -> CheckOutcome:
     def get(name: str, *alternatives: str) -> Any:
         for key in (name, *alternatives):
             if isinstance(raw, Mapping):
@@ -393,7 +393,7 @@ def _validate(
             _fail(report, f"checks could not run: {describe_error(exc, secret_values)}")
         return
     report.credentials = label
-    report.checks = [_check_outcome(r) for r in results]
+    report.checks = [check_outcome(r) for r in results]
     for check in report.checks:  # a check's text must never carry a credential either
         if any(v and len(v) >= 4 and v in (check.expected + check.found + check.message) for v in secret_values):
             report.checks = [

@@ -44,7 +44,7 @@ def local_bundle() -> tuple[str, Path]:
 
 def test_bundle_holds_the_runtime_package_and_arm64_wheels_for_python_314(local_bundle: tuple[str, Path]) -> None:
     _, bundle = local_bundle
-    assert (bundle / "lambdas" / "handlers.py").is_file()
+    assert (bundle / "lambdas" / "config_backup" / "handlers.py").is_file()
     assert (bundle / "yaml" / "__init__.py").is_file()
     native = [p.name for p in bundle.rglob("*.so")]
     assert native and all("aarch64" in name or "abi3" in name for name in native), native
@@ -76,7 +76,7 @@ def test_asset_hash_is_derived_from_content_and_pins(local_bundle: tuple[str, Pa
 
 def test_source_only_bundle_skips_dependencies() -> None:
     _, bundle = _bundle("source-only")
-    assert (bundle / "lambdas" / "kube.py").is_file()
+    assert (bundle / "lambdas" / "kubernetes" / "client.py").is_file()
     assert not (bundle / "yaml").exists()
 
 

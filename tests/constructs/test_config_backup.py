@@ -13,11 +13,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Capture, Match, Template
 
 from backup_constructs.config_backup import ConfigBackupReplica, KubernetesConfigBackup
+from backup_constructs.core.bundling import BUNDLING_CONTEXT
+from backup_constructs.policy import BackupPolicy, PolicyError
 from lambdas.contract.events import CONFIG_BACKUP_SOURCE as CONFIG_EVENT_SOURCE
 from lambdas.contract.events import DEPLOY_COMPLETED as DEPLOY_DETAIL_TYPE
 from lambdas.contract.events import DEPLOY_SOURCE as DEPLOY_EVENT_SOURCE
-from backup_constructs.core.bundling import BUNDLING_CONTEXT
-from backup_constructs.policy import BackupPolicy, PolicyError
 
 PRODUCTION = BackupPolicy.production()
 STAGING = BackupPolicy.staging()

@@ -17,6 +17,7 @@ from backup_constructs.monitoring.alerts import AlertTopic
 from backup_constructs.monitoring.construct import BackupMonitoring
 from backup_constructs.monitoring.vault_metrics import BACKUP_FAILURE_METRICS
 from backup_constructs.policy import BackupPolicy
+from lambdas.contract.functions import FUNCTIONS, RPO_MONITOR
 
 PRODUCTION = BackupPolicy.production()
 DB_ARN = "arn:aws:rds:us-east-1:111111111111:db:ecommerce-production"
@@ -176,7 +177,7 @@ def test_rpo_monitor_runs_every_five_minutes_with_the_resources_to_watch(product
     production.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(5 minutes)"})
     env = Capture()
     production.has_resource_properties(
-        "AWS::Lambda::Function", {"Handler": "lambdas.rpo_monitor.handler", "Environment": {"Variables": env}}
+        "AWS::Lambda::Function", {"Handler": FUNCTIONS[RPO_MONITOR].handler, "Environment": {"Variables": env}}
     )
     assert env.as_object() == {
         "ENVIRONMENT": "production",

@@ -10,14 +10,19 @@ import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Capture, Match, Template
-from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
 
 from backup_constructs.core.bundling import BUNDLING_CONTEXT
 from backup_constructs.policy import BackupPolicy, IntegrityCheck, PolicyError
+from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
+from lambdas.contract.functions import DRILL_STARTER, FUNCTIONS, VALIDATOR
 
 PRODUCTION = BackupPolicy.production()
+VALIDATOR_HANDLER = FUNCTIONS[VALIDATOR].handler
+STARTER_HANDLER = FUNCTIONS[DRILL_STARTER].handler
 DB_ARN = "arn:aws:rds:us-east-1:111111111111:db:ecommerce-production"
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
@@ -39,7 +44,21 @@ def monthly(policy: BackupPolicy = PRODUCTION, **kwargs: Any) -> Template:
     stack, vpc = _stack()
     vault = backup.BackupVault.from_backup_vault_name(stack, "Vault", "ecommerce-backup")
     RestoreTesting(
-        stack, "Rt", policy=policy, vault=vault, database_arn=DB_ARN, vpc=vpc, vpc_subnets=ISOLATED, **kwargs
+        stack,
+        "Rt",
+        policy=policy,
+        vault=vault,
+        database=rds.DatabaseInstance.from_database_instance_attributes(
+            stack,
+            "Db",
+            instance_identifier=DB_ARN.rsplit(":", 1)[-1],
+            instance_endpoint_address="orders.abcdefghijkl.us-east-1.rds.amazonaws.com",
+            port=5432,
+            security_groups=[],
+        ),
+        vpc=vpc,
+        vpc_subnets=ISOLATED,
+        **kwargs,
     )
     return Template.from_stack(stack)
 
@@ -54,14 +73,16 @@ def drill(policy: BackupPolicy = PRODUCTION, **kwargs: Any) -> Template:
 
 @pytest.fixture(scope="module")
 def production_monthly() -> Template:
-    return monthly(database_secret_arn="arn:aws:secretsmanager:us-east-1:111111111111:secret:rds-master-AbCdEf")
+    stack, _ = _stack()
+    secret_arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:rds-master-AbCdEf"
+    return monthly(database_secret=secretsmanager.Secret.from_secret_complete_arn(stack, "S", secret_arn))
 
 
 def _validator_env(template: Template) -> dict[str, Any]:
     env = Capture()
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "lambdas.restore_testing.validator_handler", "Environment": {"Variables": env}},
+        {"Handler": VALIDATOR_HANDLER, "Environment": {"Variables": env}},
     )
     return dict(env.as_object())
 
@@ -85,16 +106,17 @@ def test_plan_restores_the_latest_snapshot_or_continuous_point_of_the_vault_mont
 
 
 def test_selection_makes_the_copy_small_single_az_private_and_isolated(production_monthly: Template) -> None:
-    overrides = Capture()
+    overrides, protected = Capture(), Capture()
     production_monthly.has_resource_properties(
         "AWS::Backup::RestoreTestingSelection",
         {
             "ProtectedResourceType": "RDS",
-            "ProtectedResourceArns": [DB_ARN],
+            "ProtectedResourceArns": [protected],
             "ValidationWindowHours": 4,
             "RestoreMetadataOverrides": overrides,
         },
     )
+    assert ":db:" + DB_ARN.rsplit(":", 1)[-1] in json.dumps(protected.as_object())  # the database's ARN
     values = overrides.as_object()
     assert values["dbInstanceClass"] == "db.t4g.medium"
     assert (values["multiAz"], values["publiclyAccessible"]) == ("false", "false")
@@ -142,7 +164,7 @@ def test_changing_the_policy_changes_the_validator(production_monthly: Template)
 def test_validator_runs_in_the_vpc_on_completed_rds_restore_jobs(production_monthly: Template) -> None:
     production_monthly.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "lambdas.restore_testing.validator_handler", "VpcConfig": Match.object_like({})},
+        {"Handler": VALIDATOR_HANDLER, "VpcConfig": Match.object_like({})},
     )
     production_monthly.has_resource_properties(
         "AWS::Events::Rule",
@@ -202,7 +224,7 @@ def test_drill_starts_quarterly_and_can_delete_only_its_own_copies() -> None:
     env = Capture()
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "lambdas.restore_testing.drill_start_handler", "Environment": {"Variables": env}},
+        {"Handler": STARTER_HANDLER, "Environment": {"Variables": env}},
     )
     assert env.as_object()["DR_VAULT_NAME"] == "ecommerce-backup-production-dr"
     assert env.as_object()["SOURCE_DB_ARN"] == DB_ARN
@@ -222,7 +244,7 @@ def test_drill_with_configuration_part_invokes_the_restore_function() -> None:
     env = Capture()
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": "lambdas.restore_testing.drill_start_handler", "Environment": {"Variables": env}},
+        {"Handler": STARTER_HANDLER, "Environment": {"Variables": env}},
     )
     assert (env.as_object()["CONFIG_RESTORE_FUNCTION_ARN"], env.as_object()["DRILL_NAMESPACE"]) == (
         arn,

@@ -25,7 +25,7 @@ from lambdas.config_backup.git_mirror import (
     validate_sops_secrets,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git CLI")
 

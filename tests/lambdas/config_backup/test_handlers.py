@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from lambdas.config_backup import ConfigBackupError, RestoreError, handlers, list_backups
+from lambdas.config_backup import RestoreError, handlers, list_backups
+from lambdas.contract.settings import SettingsError
 from tests.fixtures.config_world import CbWorld
 
 Seed = Callable[[str], list[dict[str, Any]]]
@@ -129,7 +130,7 @@ def test_restore_handler(cb_env: CbWorld, cb_seed: Seed) -> None:
 def test_missing_configuration_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CLUSTER_NAME", "NAMESPACES", "BUCKET", "SOPS_KMS_KEYS", "DIGEST_KMS_KEY"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ConfigBackupError, match="CLUSTER_NAME is not set"):
+    with pytest.raises(SettingsError, match="CLUSTER_NAME is not set"):
         handlers.export_handler(SCHEDULED, None)
 
 

@@ -20,6 +20,9 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY
 
 from lambdas import restore_testing as rt
+from lambdas.contract.checks import DEFAULT_ECOMMERCE_CHECKS
+from lambdas.restore_testing import handlers
+from lambdas.restore_testing.validation import check_outcome
 from tests.conftest import ROOT
 from tests.support.moto_aws import MotoAws, create_bucket_like_template, drain_events, moto_aws, stubbed
 
@@ -119,6 +122,7 @@ class World:
             "metric_namespace": self.namespace,
             "event_bus_name": f"rt-bus-{self.n}",
             "identifier_prefix": "orders",
+            "checks_json": "[]",
         }
         values.update(overrides)
         return rt.ValidatorSettings(**values)
@@ -864,23 +868,19 @@ def test_run_config_drill_parses_success_and_function_error() -> None:
 # --------------------------------------------------------------------------
 
 
-def test_validator_handler_wires_env_and_returns_the_report(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validator_handler_wires_env_and_runs_the_real_checker(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler end to end with the real integrity checker: the restored copy (a moto instance) has no
+    reachable endpoint, so the result is a recorded FAILED "cannot connect", not a crash."""
     backup, stub = stubbed("backup")
     job_id = f"JOB-HANDLER-{world.n}"
     stub.add_response("describe_restore_job", job_description(world, job_id), {"RestoreJobId": job_id})
     stub.add_response("put_restore_validation_result", {}, None)
-    checker = FakeChecker(results=passing_checks())
-    given: dict[str, Any] = {}
-
-    def fake_integrity_checker(specs: Any, rpo: float) -> rt.Checker:
-        given.update(specs=specs, rpo=rpo)
-        return checker
 
     def client(service: str, region: str | None = None) -> Any:
         return backup if service == "backup" else world.aws.client(service, region)
 
-    monkeypatch.setattr(rt, "aws_client", client)
-    monkeypatch.setattr(rt, "integrity_checker", fake_integrity_checker)
+    monkeypatch.setattr(handlers, "aws_client", client)
+    checks = [c.to_json() for c in DEFAULT_ECOMMERCE_CHECKS]
     env = {
         "ENVIRONMENT": "prod",
         "KIND": "monthly",
@@ -891,19 +891,20 @@ def test_validator_handler_wires_env_and_returns_the_report(world: World, monkey
         "SOURCE_SECRET_ARN": world.secret_arn,
         "RTO_MINUTES": "60",
         "RPO_MINUTES": "15",
-        "CHECKS": '[{"name": "orders", "kind": "row_count"}]',
+        "CHECKS": json.dumps(checks),
         "METRIC_NAMESPACE": world.namespace,
         "EVENT_BUS_NAME": f"rt-bus-{world.n}",
+        "CONNECT_TIMEOUT_SECONDS": "2",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with stub:
-        result = rt.validator_handler(sample_event(job_id, ""), None)
+        result = handlers.validator_handler(sample_event(job_id, ""), None)
         stub.assert_no_pending_responses()
-    assert result["status"] == "SUCCESSFUL" and result["rpoMinutes"] == 15.0
-    assert given == {"specs": env["CHECKS"], "rpo": 15.0}
-    assert checker.targets[0].ssl_context is not None
-    assert checker.targets[0].ssl_context.check_hostname is False  # no RDS_CA_BUNDLE: TLS without verification
+    assert result["status"] == "FAILED" and result["rpoMinutes"] == 15.0
+    assert result["error"].startswith(f"cannot connect to {world.instance_id} (tried iam, secret:AWSCURRENT")
+    assert CURRENT_PASSWORD not in json.dumps(result) and PREVIOUS_PASSWORD not in json.dumps(result)
+    assert result["steps"]["report"].startswith("written")
 
 
 def test_drill_start_handler(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -912,7 +913,7 @@ def test_drill_start_handler(world: World, monkeypatch: pytest.MonkeyPatch) -> N
         "list_recovery_points_by_backup_vault", {"RecoveryPoints": [point("z", datetime.now(UTC) - timedelta(hours=1))]}
     )
     stub.add_response("start_restore_job", {"RestoreJobId": "DRILL-HANDLER"})
-    monkeypatch.setattr(rt, "aws_client", lambda s, r=None: backup if s == "backup" else world.aws.client(s, r))
+    monkeypatch.setattr(handlers, "aws_client", lambda s, r=None: backup if s == "backup" else world.aws.client(s, r))
     env = {
         "ENVIRONMENT": "prod",
         "DR_VAULT_NAME": "ecommerce-prod-dr",
@@ -927,7 +928,7 @@ def test_drill_start_handler(world: World, monkeypatch: pytest.MonkeyPatch) -> N
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with stub:
-        result = rt.drill_start_handler({}, None)
+        result = handlers.drill_start_handler({}, None)
     assert result["restoreJobId"] == "DRILL-HANDLER" and result["instanceId"].startswith("orders-drill-")
     assert world.stored_keys() == ["restore-tests/drill/pending/DRILL-HANDLER.json"]
 
@@ -942,7 +943,7 @@ def test_ssl_context_with_a_ca_bundle_verifies(tmp_path: Path) -> None:
 
 def test_default_checker_adapts_to_the_integrity_module(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default wiring through `lambdas.restore_testing.integrity`'s public functions (connection and queries faked)."""
-    integrity = pytest.importorskip("lambdas.restore_testing.integrity")
+    from lambdas.restore_testing import integrity
     seen: dict[str, Any] = {}
 
     class FakeConnection:
@@ -982,7 +983,7 @@ def test_default_checker_adapts_to_the_integrity_module(monkeypatch: pytest.Monk
         7.0,
     )
     assert seen["recovery_point_time"] == point_time and seen["rpo_minutes"] == 15.0
-    outcome = rt._check_outcome(results[0])
+    outcome = check_outcome(results[0])
     assert outcome == rt.CheckOutcome("orders", True, "table_exists", "exists", "exists", "", 3.0)
     with pytest.raises(ValueError):
         rt.integrity_checker('[{"name": "x", "kind": "bogus"}]', 15.0)(target, point_time)

@@ -1,4 +1,4 @@
-"""Tests of `lambdas.rpo_monitor`: RDS, S3 and CloudWatch on moto's server over HTTP; AWS Backup (and the RDS
+"""Tests of `lambdas.rpo_monitor` (the monitor and its handler): RDS, S3 and CloudWatch on moto's server over HTTP; AWS Backup (and the RDS
 fields moto cannot produce: an exact LatestRestorableTime, none at all) through botocore's Stubber on real
 clients, so every request is checked against the API model."""
 
@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from botocore.stub import ANY
 
-from lambdas import rpo_monitor as rm
+from lambdas.contract.settings import MonitorSettings, SettingsError
+from lambdas.rpo_monitor import handler as rh
+from lambdas.rpo_monitor import monitor as rm
 from tests.support.moto_aws import MotoAws, moto_aws, stubbed
 
 REGION = "us-east-1"
@@ -35,10 +37,10 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{next(_COUNTER)}"
 
 
-def settings(**overrides: Any) -> rm.MonitorSettings:
+def settings(**overrides: Any) -> MonitorSettings:
     values: dict[str, Any] = {"environment": "prod", "metric_namespace": unique("Test/Rpo")}
     values.update(overrides)
-    return rm.MonitorSettings(**values)
+    return MonitorSettings(**values)
 
 
 def metric_value(aws: MotoAws, namespace: str, name: str, dims: dict[str, str], at: datetime = NOW) -> list[float]:
@@ -402,18 +404,18 @@ def test_a_failed_batch_raises_after_the_others_were_sent() -> None:
 
 
 def test_settings_validation_and_env_parsing() -> None:
-    with pytest.raises(rm.MonitorError, match="config_bucket"):
-        rm.MonitorSettings("prod", config_namespaces=("shop",))
-    with pytest.raises(rm.MonitorError, match="duplicates"):
-        rm.MonitorSettings("prod", databases=("a", "a"))
-    with pytest.raises(rm.MonitorError, match="not an ARN"):
-        rm.MonitorSettings("prod", protected_resource_arns=("orders",))
-    with pytest.raises(rm.MonitorError, match="ENVIRONMENT"):
-        rm.settings_from_env({})
+    with pytest.raises(SettingsError, match="config_bucket"):
+        MonitorSettings("prod", config_namespaces=("shop",))
+    with pytest.raises(SettingsError, match="duplicates"):
+        MonitorSettings("prod", databases=("a", "a"))
+    with pytest.raises(SettingsError, match="not an ARN"):
+        MonitorSettings("prod", protected_resource_arns=("orders",))
+    with pytest.raises(SettingsError, match="ENVIRONMENT"):
+        MonitorSettings.from_env({})
     with pytest.raises(rm.MonitorError, match="timezone-aware"):
         rm.collect(rds=None, backup=None, s3=None, settings=settings(), now=datetime(2025, 1, 1))
-    parsed = rm.settings_from_env({"ENVIRONMENT": "staging", "DATABASES": " orders , catalog,", "METRIC_NAMESPACE": ""})
-    assert parsed == rm.MonitorSettings("staging", databases=("orders", "catalog"))
+    parsed = MonitorSettings.from_env({"ENVIRONMENT": "staging", "DATABASES": " orders , catalog,", "METRIC_NAMESPACE": ""})
+    assert parsed == MonitorSettings("staging", databases=("orders", "catalog"))
     assert parsed.metric_namespace == "Ecommerce/Backup"
 
 
@@ -443,7 +445,7 @@ def test_handler_reads_env_uses_the_client_seam_and_returns_the_report(
         asked.append(service)
         return clients[service]
 
-    monkeypatch.setattr(rm, "aws_client", fake_client)
+    monkeypatch.setattr(rh, "aws_client", fake_client)
     for name, value in {
         "ENVIRONMENT": "prod",
         "DATABASES": db,
@@ -456,7 +458,7 @@ def test_handler_reads_env_uses_the_client_seam_and_returns_the_report(
         monkeypatch.setenv(name, value)
 
     with stub:
-        result = rm.handler({"source": "aws.events"}, None)
+        result = rh.handler({"source": "aws.events"}, None)
     stub.assert_no_pending_responses()
     assert sorted(asked) == ["backup", "cloudwatch", "rds", "s3"]
     assert json.loads(json.dumps(result)) == result
@@ -481,10 +483,10 @@ def test_handler_raises_when_publishing_fails_but_not_for_resource_problems(monk
     rds_stub.add_client_error("describe_db_instances", "DBInstanceNotFound", "gone", 404)
     cloudwatch, cw_stub = stubbed("cloudwatch")
     cw_stub.add_client_error("put_metric_data", "AccessDenied", "no", 403)
-    monkeypatch.setattr(rm, "aws_client", {"rds": rds, "cloudwatch": cloudwatch}.__getitem__)
+    monkeypatch.setattr(rh, "aws_client", {"rds": rds, "cloudwatch": cloudwatch}.__getitem__)
     monkeypatch.setenv("ENVIRONMENT", "prod")
     monkeypatch.setenv("DATABASES", "orders")
     for name in ("PROTECTED_RESOURCE_ARNS", "CONFIG_BUCKET", "CONFIG_CLUSTER", "CONFIG_NAMESPACES", "METRIC_NAMESPACE"):
         monkeypatch.delenv(name, raising=False)
     with rds_stub, cw_stub, pytest.raises(rm.PublishError, match="AccessDenied"):
-        rm.handler({}, None)
+        rh.handler({}, None)
