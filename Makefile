@@ -36,6 +36,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/mypy examples/existing_app/app.py
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: setup
 	$(VENV)/bin/python -m bench.run

@@ -20,6 +20,18 @@ from backup_constructs.policy import BackupPolicy
 from lambdas.contract.functions import FUNCTIONS, RPO_MONITOR
 
 PRODUCTION = BackupPolicy.production()
+# Figures unlike the presets': thresholds that match them were read from the policy.
+CHANGED = dataclasses.replace(
+    PRODUCTION,
+    rpo_target_minutes=20,
+    rto_target_minutes=45,
+    config_backup=dataclasses.replace(
+        PRODUCTION.config_backup, refresh_interval_days=3, schedule="cron(0 */4 * * ? *)"
+    ),
+    rules=tuple(
+        dataclasses.replace(r, start_window_minutes=90, completion_window_minutes=240) for r in PRODUCTION.rules
+    ),
+)
 DB_ARN = "arn:aws:rds:us-east-1:111111111111:db:ecommerce-production"
 
 
@@ -121,11 +133,11 @@ def test_aws_backup_failure_metrics_are_alarmed_per_vault(production: Template, 
     )
 
 
-def test_rpo_exposure_alarm_uses_the_policy_target_and_fires_when_unmeasured(production: Template) -> None:
-    alarm = _alarm(production, "data-loss exposure above the RPO")
+def test_rpo_exposure_alarm_uses_the_policy_target_and_fires_when_unmeasured() -> None:
+    alarm = _alarm(build(CHANGED), "data-loss exposure above the RPO")
     assert (alarm["MetricName"], alarm["Threshold"], alarm["TreatMissingData"]) == (
         "RpoExposureMinutes",
-        15,
+        20,
         "breaching",
     )
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
@@ -136,10 +148,13 @@ def test_changing_the_rpo_in_the_policy_changes_the_alarm() -> None:
     assert alarm["Threshold"] == 10
 
 
-def test_recovery_point_age_and_config_freshness_thresholds_come_from_the_policy(production: Template) -> None:
-    assert _alarm(production, "newest recovery point older")["Threshold"] == 1440 + 60 + 180
-    assert _alarm(production, "newest complete configuration backup is older")["Threshold"] == 7 * 1440 + 360
-    assert _alarm(production, "has not run for two scheduled periods")["Threshold"] == 720
+def test_recovery_point_age_and_config_freshness_thresholds_come_from_the_policy() -> None:
+    changed = build(CHANGED)
+    # RDS under continuous backup: one snapshot a day, plus the (changed) start and completion windows.
+    assert _alarm(changed, "newest recovery point older")["Threshold"] == 1440 + 90 + 240
+    # Refreshed every 3 days, at the next 4-hourly run; not running for two 4-hour periods.
+    assert _alarm(changed, "newest complete configuration backup is older")["Threshold"] == 3 * 1440 + 240
+    assert _alarm(changed, "has not run for two scheduled periods")["Threshold"] == 480
 
 
 def test_config_export_errors_and_dead_letters_raise_alerts() -> None:
@@ -164,8 +179,8 @@ def test_config_export_errors_and_dead_letters_raise_alerts() -> None:
 
 
 def test_restore_time_alarm_uses_the_rto_and_the_drills_alarms_are_not_here(production: Template) -> None:
-    alarm = _alarm(production, "monthly restore took longer than the RTO")
-    assert alarm["Threshold"] == 60 and alarm["MetricName"] == "RestoreTimeMinutes"
+    alarm = _alarm(build(CHANGED), "monthly restore took longer than the RTO")
+    assert alarm["Threshold"] == 45 and alarm["MetricName"] == "RestoreTimeMinutes"
     # The drill's validator publishes in the DR region: its alarms live there, with the drill.
     descriptions = [
         a["Properties"]["AlarmDescription"] for a in production.find_resources("AWS::CloudWatch::Alarm").values()

@@ -414,7 +414,9 @@ def test_settings_validation_and_env_parsing() -> None:
         MonitorSettings.from_env({})
     with pytest.raises(rm.MonitorError, match="timezone-aware"):
         rm.collect(rds=None, backup=None, s3=None, settings=settings(), now=datetime(2025, 1, 1))
-    parsed = MonitorSettings.from_env({"ENVIRONMENT": "staging", "DATABASES": " orders , catalog,", "METRIC_NAMESPACE": ""})
+    parsed = MonitorSettings.from_env(
+        {"ENVIRONMENT": "staging", "DATABASES": " orders , catalog,", "METRIC_NAMESPACE": ""}
+    )
     assert parsed == MonitorSettings("staging", databases=("orders", "catalog"))
     assert parsed.metric_namespace == "Ecommerce/Backup"
 
