@@ -454,8 +454,7 @@ class KubernetesConfigBackup(Construct):
             self,
             "ReplicationPolicy",
             roles=[role],
-            statements=
-            [
+            statements=[
                 iam.PolicyStatement(
                     sid="ReadSourceConfiguration",
                     actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],

@@ -18,7 +18,6 @@ KEY_ADMIN_ACTIONS = [
 ]  # fmt: skip
 
 
-
 def key_admin_statement(scope: Construct) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         sid="KeyAdministrationByTheAccount",
@@ -58,5 +57,3 @@ def sops_key(
         ]
     )
     return rotating_key(scope, id_, alias=alias, description=description, policy=policy)
-
-

@@ -87,5 +87,3 @@ class ConfigBackupNames:
             f"arn:{stack.partition}:kms:{self.dr_region}:{self.account}:key/*",
             {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}},
         )
-
-

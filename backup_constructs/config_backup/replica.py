@@ -62,5 +62,3 @@ class ConfigBackupReplica(Construct):
             "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
             "This bucket is the cross-region replica of the configuration backups.",
         )
-
-

@@ -56,6 +56,9 @@ def pinned_requirements(names: Sequence[str]) -> list[str]:
     return [pins[n.lower()] for n in names]
 
 
+_DECLARATIONS = ("BUNDLE_DEPENDENCIES", "OPTIONAL_DEPENDENCIES")
+
+
 def handler_dependencies(handler: str, features: Sequence[str] = ()) -> list[str]:
     """What a handler's module declares it needs bundled (``BUNDLE_DEPENDENCIES`` keyed by handler
     function, plus ``OPTIONAL_DEPENDENCIES`` of the asked ``features``), read from its source without
@@ -68,13 +71,15 @@ def handler_dependencies(handler: str, features: Sequence[str] = ()) -> list[str
         raise BundlingError(f"handler {handler!r}: no module {path}")
     declared: dict[str, object] = {}
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        target: ast.expr
         if isinstance(node, ast.AnnAssign):
-            target: ast.expr | None = node.target
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign):
+            target, value = node.targets[0], node.value
         else:
-            target = node.targets[0] if isinstance(node, ast.Assign) else None
-        if isinstance(target, ast.Name) and target.id in ("BUNDLE_DEPENDENCIES", "OPTIONAL_DEPENDENCIES"):
-            assert node.value is not None
-            declared[target.id] = ast.literal_eval(node.value)
+            continue
+        if isinstance(target, ast.Name) and value is not None and target.id in _DECLARATIONS:
+            declared[target.id] = ast.literal_eval(value)
     bundle = declared.get("BUNDLE_DEPENDENCIES")
     if not isinstance(bundle, dict) or function not in bundle:
         raise BundlingError(f"{path.name} declares no BUNDLE_DEPENDENCIES for {function!r}")

@@ -163,5 +163,3 @@ def _transform(message: str) -> str:
         return events.EventField.from_path(_PLACEHOLDER_PATHS.get(name, f"$.detail.{name}"))
 
     return re.sub(r"<([A-Za-z]+)>", field, message)
-
-

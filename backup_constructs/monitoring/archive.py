@@ -33,9 +33,7 @@ def config_recording(scope: Construct, policy: BackupPolicy) -> config.CfnConfig
         access_logs=access_log_bucket(scope, "ConfigHistoryAccessLogs"),
     )
     # Most accounts have AWS Config's role already: create it only where it is missing.
-    role = ServiceLinkedRole(
-        scope, "ConfigRole", policy=policy, service_name=CONFIG_SERVICE, role_name=CONFIG_ROLE
-    )
+    role = ServiceLinkedRole(scope, "ConfigRole", policy=policy, service_name=CONFIG_SERVICE, role_name=CONFIG_ROLE)
     recorder = config.CfnConfigurationRecorder(
         scope,
         "Recorder",
@@ -121,9 +119,7 @@ def metric_stream_archive(scope: Construct, policy: BackupPolicy) -> firehose.Cf
             error_output_prefix="errors/",
             compression_format="GZIP",
             encryption_configuration=firehose.CfnDeliveryStream.EncryptionConfigurationProperty(
-                kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(
-                    awskms_key_arn=key.key_arn
-                )
+                kms_encryption_config=firehose.CfnDeliveryStream.KMSEncryptionConfigProperty(awskms_key_arn=key.key_arn)
             ),
         ),
     )
@@ -136,9 +132,7 @@ def metric_stream_archive(scope: Construct, policy: BackupPolicy) -> firehose.Cf
         "MetricStreamPolicy",
         roles=[stream_role],
         statements=[
-            iam.PolicyStatement(
-                actions=["firehose:PutRecord", "firehose:PutRecordBatch"], resources=[stream.attr_arn]
-            )
+            iam.PolicyStatement(actions=["firehose:PutRecord", "firehose:PutRecordBatch"], resources=[stream.attr_arn])
         ],
     )
     cw.CfnMetricStream(

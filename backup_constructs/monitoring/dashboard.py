@@ -33,9 +33,7 @@ def backup_dashboard(
         cw.GraphWidget(
             title="RPO exposure per database (min)",
             left=[
-                project_metric(
-                    "RpoExposureMinutes", {"Environment": env, "DBInstanceIdentifier": d}, "Maximum"
-                )
+                project_metric("RpoExposureMinutes", {"Environment": env, "DBInstanceIdentifier": d}, "Maximum")
                 for d in databases
             ],
             left_annotations=[rpo],
@@ -44,9 +42,7 @@ def backup_dashboard(
         cw.GraphWidget(
             title="Newest recovery point age (min)",
             left=[
-                project_metric(
-                    "RecoveryPointAgeMinutes", {"Environment": env, "ResourceArn": r}, "Maximum", minutes=15
-                )
+                project_metric("RecoveryPointAgeMinutes", {"Environment": env, "ResourceArn": r}, "Maximum", minutes=15)
                 for r in resources
             ],
             width=12,
@@ -99,10 +95,8 @@ def backup_dashboard(
     return dashboard
 
 
-
 def _restore_test_regions(policy: BackupPolicy) -> list[tuple[str, str | None]]:
     kinds: list[tuple[str, str | None]] = [("monthly", None)]
     if policy.dr_region and policy.restore_testing.drill_schedule:
         kinds.append(("drill", policy.dr_region))
     return kinds
-

@@ -116,5 +116,3 @@ def _convert(hint: Any, old: Any, value: Any, where: str) -> Any:
             _fail(where, value, "expected a string")
         return value
     raise TypeError(f"{where}: no converter for {hint!r}")  # a bug in this module, not bad input
-
-

@@ -47,7 +47,6 @@ def production() -> BackupPolicy:
     )
 
 
-
 def staging() -> BackupPolicy:
     """The guide's staging strategy: a daily snapshot, logs kept 30 days, no DR region."""
     return BackupPolicy(
@@ -65,7 +64,6 @@ def staging() -> BackupPolicy:
         log_retention_days=30,
         selection_tag=SelectionTag(value="staging"),
     )
-
 
 
 PRESETS = {"production": production, "staging": staging}

@@ -278,4 +278,3 @@ class DisasterRecoveryDrill(Construct):
             description="A DR drill event gave up after its retries (dead letter)",
             missing=quiet,
         )
-

@@ -115,5 +115,3 @@ class RestoreTesting(Construct):
         self.validation.finish()
         self.reports_bucket: s3.Bucket = self.validation.reports_bucket
         self.validator_function = self.validation.validator_function
-
-

@@ -310,5 +310,3 @@ def recovery_point_findings(stack: Stack) -> dict[str, str]:
         f"Resource::arn:{partition}:rds:{stack.region}:{stack.account}:snapshot:awsbackup:*": reason,
         f"Resource::arn:{partition}:backup:{stack.region}:{stack.account}:recovery-point:*": reason,
     }
-
-

@@ -24,6 +24,17 @@ CONFIG_RESTORE: Final = "config-restore"
 DRILL_STARTER: Final = "drill-starter"
 SERVICE_LINKED_ROLE: Final = "service-linked-role"
 
+__all__ = [
+    "CONFIG_EXPORT",
+    "CONFIG_RESTORE",
+    "DRILL_STARTER",
+    "FUNCTIONS",
+    "RPO_MONITOR",
+    "SERVICE_LINKED_ROLE",
+    "VALIDATOR",
+    "FunctionSpec",
+]
+
 
 @dataclass(frozen=True)
 class FunctionSpec:

@@ -82,13 +82,13 @@ class Settings:
     @classmethod
     def variables(cls) -> dict[str, str]:
         """Field -> environment variable."""
-        return {f.name: f.metadata["env"] for f in dataclasses.fields(cls) if "env" in f.metadata}  # type: ignore[arg-type]
+        return {f.name: f.metadata["env"] for f in dataclasses.fields(cls) if "env" in f.metadata}
 
     @classmethod
     def required_variables(cls) -> set[str]:
         return {
             f.metadata["env"]
-            for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            for f in dataclasses.fields(cls)
             if "env" in f.metadata and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         }
 

@@ -55,7 +55,7 @@ def setting_pairs(function: FunctionModel, runtime: RuntimeFunction, captured: M
     deployed = runtime.settings.from_env(function.environment)
     settings = {runtime.aliases.get(k, k): v for k, v in captured.items()}
     pairs: dict[str, str] = {}
-    for item in dataclasses.fields(deployed):  # type: ignore[arg-type]
+    for item in dataclasses.fields(deployed):
         test_value, deployed_value = settings.get(item.name), getattr(deployed, item.name)
         if test_value in (None, "", [], ()) or deployed_value in (None, "", ()):
             continue

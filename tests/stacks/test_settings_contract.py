@@ -51,7 +51,7 @@ def test_every_environment_parses_with_its_handlers_settings_and_leaves_nothing_
 
 
 def test_a_missing_variable_is_named(functions: list[tuple[str, str, dict[str, str]]]) -> None:
-    key, handler, environment = next(f for f in functions if HANDLERS[f[1]].name == "config-export")
+    _key, handler, environment = next(f for f in functions if HANDLERS[f[1]].name == "config-export")
     settings = HANDLERS[handler].settings
     assert settings is not None
     with pytest.raises(ValueError, match="environment variable BUCKET is not set"):

@@ -1,4 +1,5 @@
-"""Tests of the Lambda entry points in `lambdas.config_backup.handlers` (clients pointed at moto and the fake API server)."""
+"""Tests of the Lambda entry points in `lambdas.config_backup.handlers` (clients pointed at moto and the fake
+API server)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ def test_the_defaults_round_trip_through_the_wire_format() -> None:
 def test_what_the_policy_synthesizes_the_validator_parses_and_the_same_limits_apply() -> None:
     policy = BackupPolicy.from_context(
         {"restoreTesting": {"checks": [{"name": "big-sample", "kind": "no_orphans", "table": "orders",
-                                        "column": "customer_id", "parentTable": "customers", "sampleLimit": 5_000_000}]}}
+                                        "column": "customer_id", "parentTable": "customers",
+                                        "sampleLimit": 5_000_000}]}}
     )  # fmt: skip
     assert parse_checks([c.to_json() for c in policy.restore_testing.checks]) == policy.restore_testing.checks
     with pytest.raises(PolicyError, match="sample_limit: got 20000000"):
@@ -34,8 +35,9 @@ def test_what_the_policy_synthesizes_the_validator_parses_and_the_same_limits_ap
 def test_a_data_modifying_query_is_refused_at_synth_with_the_field_path() -> None:
     with pytest.raises(PolicyError) as refused:
         BackupPolicy.from_context(
-            {"restoreTesting": {"checks": [{"name": "sneaky", "kind": "checksum",
-                                            "query": "WITH d AS (DELETE FROM orders RETURNING 1) SELECT count(*) FROM d"}]}}
+            {"restoreTesting": {"checks": [{
+                "name": "sneaky", "kind": "checksum",
+                "query": "WITH d AS (DELETE FROM orders RETURNING 1) SELECT count(*) FROM d"}]}}
         )  # fmt: skip
     message = str(refused.value)
     assert "restore_testing.checks[sneaky].query" in message and "DELETE is not read-only" in message

@@ -1,7 +1,7 @@
-"""Tests of `lambdas.database.operations`: RDS on moto's server over HTTP where moto models it (instances, subnet groups,
-point-in-time restore; moto has no automated-backup restore window and no instance status changes), otherwise
-botocore's Stubber on real clients; AWS Backup always through the Stubber, so every request is checked against
-the API model."""
+"""Tests of `lambdas.database.operations`: RDS on moto's server over HTTP where moto models it (instances, subnet
+groups, point-in-time restore; moto has no automated-backup restore window and no instance status changes),
+otherwise botocore's Stubber on real clients; AWS Backup always through the Stubber, so every request is checked
+against the API model."""
 
 from __future__ import annotations
 

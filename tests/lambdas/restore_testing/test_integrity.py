@@ -173,7 +173,8 @@ def test_session_is_read_only(db: Callable[[str], Connection]) -> None:
 def test_read_only_transaction_stops_writes_even_for_a_superuser(server: PostgresServer) -> None:
     server.run_sql("CREATE SEQUENCE IF NOT EXISTS order_numbers", database="good")
     server.run_sql(
-        "CREATE OR REPLACE FUNCTION next_order_number() RETURNS bigint LANGUAGE sql AS $$ SELECT nextval('order_numbers') $$",
+        "CREATE OR REPLACE FUNCTION next_order_number() RETURNS bigint LANGUAGE sql"
+        " AS $$ SELECT nextval('order_numbers') $$",
         database="good",
     )
     checks = [

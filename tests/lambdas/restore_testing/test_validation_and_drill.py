@@ -942,7 +942,8 @@ def test_ssl_context_with_a_ca_bundle_verifies(tmp_path: Path) -> None:
 
 
 def test_default_checker_adapts_to_the_integrity_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default wiring through `lambdas.restore_testing.integrity`'s public functions (connection and queries faked)."""
+    """The default wiring through `lambdas.restore_testing.integrity`'s public functions (connection and queries
+    faked)."""
     from lambdas.restore_testing import integrity
 
     seen: dict[str, Any] = {}

@@ -1,6 +1,6 @@
-"""Tests of `lambdas.rpo_monitor` (the monitor and its handler): RDS, S3 and CloudWatch on moto's server over HTTP; AWS Backup (and the RDS
-fields moto cannot produce: an exact LatestRestorableTime, none at all) through botocore's Stubber on real
-clients, so every request is checked against the API model."""
+"""Tests of `lambdas.rpo_monitor` (the monitor and its handler): RDS, S3 and CloudWatch on moto's server over HTTP;
+AWS Backup (and the RDS fields moto cannot produce: an exact LatestRestorableTime, none at all) through
+botocore's Stubber on real clients, so every request is checked against the API model."""
 
 from __future__ import annotations
 
