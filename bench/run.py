@@ -38,6 +38,8 @@ from typing import Any
 
 import yaml
 
+from lambdas.contract.functions import FUNCTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -593,9 +595,8 @@ import json
 from pathlib import Path
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
-from backup_constructs.core.bundling import BUNDLING_CONTEXT, function_code
-from backup_constructs.config_backup.construct import GIT_MIRROR_DEPENDENCIES, RUNTIME_DEPENDENCIES
-from backup_constructs.restore_testing.construct import VALIDATOR_DEPENDENCIES
+from backup_constructs.core.bundling import BUNDLING_CONTEXT, function_code, handler_dependencies
+from lambdas.contract.functions import CONFIG_EXPORT, FUNCTIONS
 
 staged = []
 original = lambda_.Code.from_asset
@@ -604,20 +605,20 @@ def recording(path, **kwargs):  # the staged directory function_code hands to th
     return original(path, **kwargs)
 lambda_.Code.from_asset = recording
 
-sets = {
-    "rpo monitor (no dependencies)": (),
-    "config export/restore (RUNTIME_DEPENDENCIES)": tuple(RUNTIME_DEPENDENCIES),
-    "config export + git mirror (+dulwich)": tuple(RUNTIME_DEPENDENCIES) + tuple(GIT_MIRROR_DEPENDENCIES),
-    "restore testing validator/drill (VALIDATOR_DEPENDENCIES)": tuple(VALIDATOR_DEPENDENCIES),
-}
+sets = {}
+for spec in FUNCTIONS.values():  # one bundle per distinct dependency set, labelled by its functions
+    deps = tuple(handler_dependencies(spec.handler))
+    sets.setdefault(deps, []).append(spec.name)
+export = FUNCTIONS[CONFIG_EXPORT].handler
+sets.setdefault(tuple(handler_dependencies(export, ["git-mirror"])), []).append("config-export + git mirror")
 app = App(context={BUNDLING_CONTEXT: "local"})
 out = {}
-for i, (label, deps) in enumerate(sets.items()):
+for i, (deps, names) in enumerate(sets.items()):
     stack = Stack(app, f"B{i}")
     function_code(stack, dependencies=deps)
     bundle = Path(staged[-1])
     assert bundle.is_dir(), bundle
-    out[label] = str(bundle)
+    out[", ".join(names) + " (" + (", ".join(deps) or "no dependencies") + ")"] = str(bundle)
 print(json.dumps(out))
 """
 
@@ -650,7 +651,7 @@ def bench_lambda(runs: int) -> list[Row]:
             raise RuntimeError(f"bundle {label}: {directory} holds no Python files")
         size = zipped_size(Path(directory)) / MB
         rows.append(Row(sec, f"zipped bundle: {label}", "MB", [size], "≤ 10 MB", 10.0, "deterministic, 1 build"))
-    for module in ("lambdas.config_backup.handlers", "lambdas.restore_testing", "lambdas.rpo_monitor"):
+    for module in sorted({spec.module for spec in FUNCTIONS.values()}):
         values: list[float] = []
 
         def one(i: int, module: str = module, values: list[float] = values) -> None:

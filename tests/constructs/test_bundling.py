@@ -97,8 +97,13 @@ def test_unknown_bundling_mode_is_rejected() -> None:
         _bundle("docker")
 
 
-def test_runtime_and_architecture_are_the_newest_python_on_arm64() -> None:
-    from backup_constructs.core.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
+def test_the_wheel_platform_is_the_functions_runtime_and_architecture() -> None:
+    """The wheels pip fetches must load on the runtime the functions declare: a runtime bump that
+    leaves the pip platform behind would ship extension modules the interpreter cannot import."""
+    from backup_constructs.core.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, PIP_PLATFORM
 
-    assert LAMBDA_RUNTIME.name == lambda_.Runtime.PYTHON_3_14.name
-    assert LAMBDA_ARCHITECTURE.name == "arm64"
+    platform, python = PIP_PLATFORM
+    assert LAMBDA_RUNTIME.name == f"python{python}"
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[LAMBDA_ARCHITECTURE.name]
+    assert platform.endswith("_" + machine)
+    assert LAMBDA_RUNTIME.name == lambda_.Runtime.PYTHON_3_14.name, "the newest Python runtime Lambda offers"

@@ -90,6 +90,22 @@ def test_every_lambda_function_logs_to_an_explicit_log_group(synthesized: Synthe
         assert ref["Ref"] in synthesized.resources(name, "AWS::Logs::LogGroup")
 
 
+def test_every_project_function_runs_the_runtime_its_wheels_were_built_for(synthesized: Synthesized) -> None:
+    """The project's own functions (handler in the runtime package) all declare the bundling's
+    runtime and architecture; CDK's provider functions pick their own."""
+    from backup_constructs.core.bundling import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
+
+    seen = 0
+    for name in synthesized.templates:
+        for fn in synthesized.resources(name, "AWS::Lambda::Function").values():
+            if not fn["Properties"]["Handler"].startswith("lambdas."):
+                continue
+            seen += 1
+            assert fn["Properties"]["Runtime"] == LAMBDA_RUNTIME.name
+            assert fn["Properties"]["Architectures"] == [LAMBDA_ARCHITECTURE.name]
+    assert seen >= 10, seen
+
+
 def test_default_security_group_is_restricted(synthesized: Synthesized) -> None:
     for env in ("production", "staging"):
         assert synthesized.resources(f"ecommerce-{env}-data", "Custom::VpcRestrictDefaultSG")
