@@ -10,6 +10,7 @@ import hmac
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -146,51 +147,117 @@ def restore_namespace(
     target = to_namespace or namespace
     check_segment("to_namespace", target)
     now = aware_utc(now, "now")
-    prefix = backup_prefix(settings.cluster, namespace)
-    where = f"s3://{settings.bucket}/{prefix}"
     selection = _parse_selection(only)
     restart_names = _parse_restarts(restart)
 
-    # 1. choose the backup
-    manifest: dict[str, Any] | None = None
-    chosen = ""
+    backup = load_verified_backup(s3=s3, kms=kms, settings=settings, namespace=namespace, backup_id=backup_id, at=at)
+    objects = _select(backup, selection)
+    LOG.info("restore %s into namespace %s (dry run %s)", backup.location, target, dry_run)
+    if not kube.namespace_exists(target):  # the first request to the cluster
+        raise NamespaceNotFoundError(f"target namespace {target} does not exist in the cluster; create it first")
+
+    results = _apply_all(kube, settings, objects, target, dry_run, recreate_immutable)
+    restarts = _restart_all(kube, restart_names, target, now, dry_run, results)
+    report = RestoreReport(
+        backup_id=backup.backup_id,
+        cluster=settings.cluster,
+        source_namespace=namespace,
+        target_namespace=target,
+        dry_run=dry_run,
+        objects=tuple(results),
+        restarts=tuple(restarts),
+    )
+    counts = report.to_dict()["counts"]
+    LOG.info("restore %s into %s: %s", backup.location, target, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return report
+
+
+@dataclass(frozen=True)
+class VerifiedBackup:
+    """A backup whose files, SOPS MAC and per-object digests all matched its manifest."""
+
+    backup_id: str
+    location: str
+    configmaps: list[dict[str, Any]]
+    secrets: list[dict[str, Any]]
+
+    @property
+    def objects(self) -> list[tuple[str, dict[str, Any]]]:
+        return [("ConfigMap", o) for o in self.configmaps] + [("Secret", o) for o in self.secrets]
+
+
+def load_verified_backup(
+    *,
+    s3: Any,
+    kms: KmsFactory,
+    settings: RestoreSettings,
+    namespace: str,
+    backup_id: str | None = None,
+    at: datetime | None = None,
+) -> VerifiedBackup:
+    """Choose a backup of ``namespace`` and check all of it without touching the cluster; raises
+    ``BackupIntegrityError`` on anything that does not match the manifest."""
+    prefix = backup_prefix(settings.cluster, namespace)
+    chosen, manifest = _choose_backup(s3, settings, namespace, prefix, backup_id, at)
+    contents = _download_checked(s3, settings.bucket, f"{prefix}{chosen}/", chosen, manifest)
+    configmaps, secrets = _parse_files(contents, chosen, kms)
+    digest_key = namespace_digest_key(
+        kms,
+        settings.digest_key_arn,
+        cluster=str(manifest.get("cluster") or settings.cluster),
+        namespace=str(manifest.get("namespace") or namespace),
+    )
+    problems = verify_objects(manifest, configmaps, secrets, digest_key)
+    if problems:
+        raise BackupIntegrityError(f"backup {chosen}: objects do not match the manifest: " + "; ".join(problems))
+    return VerifiedBackup(chosen, f"{prefix}{chosen}", configmaps, secrets)
+
+
+def _choose_backup(
+    s3: Any, settings: RestoreSettings, namespace: str, prefix: str, backup_id: str | None, at: datetime | None
+) -> tuple[str, dict[str, Any]]:
+    """The backup named (read directly) or the one chosen from the listing (newest, or newest at ``at``)."""
     if backup_id is not None and at is None:
         try:
             parse_backup_id(backup_id)
         except ValueError as exc:
             raise RestoreError(str(exc)) from None
         manifest = load_manifest(s3, settings.bucket, prefix, backup_id)
-        chosen = backup_id
+        if manifest is not None:
+            return backup_id, manifest
+    where = f"s3://{settings.bucket}/{prefix}"
+    listing = list_backups(s3, settings.bucket, settings.cluster, namespace)
+    chosen = choose_backup(listing, backup_id=backup_id, at=at, where=where).backup_id
+    manifest = load_manifest(s3, settings.bucket, prefix, chosen)
     if manifest is None:
-        ref = choose_backup(
-            list_backups(s3, settings.bucket, settings.cluster, namespace), backup_id=backup_id, at=at, where=where
-        )
-        chosen = ref.backup_id
-        manifest = load_manifest(s3, settings.bucket, prefix, chosen)
-        if manifest is None:
-            raise BackupNotFoundError(f"backup {chosen} in {where} disappeared while restoring")
-    base = f"{prefix}{chosen}/"
-    LOG.info("restore %s%s into namespace %s (dry run %s)", prefix, chosen, target, dry_run)
+        raise BackupNotFoundError(f"backup {chosen} in {where} disappeared while restoring")
+    return chosen, manifest
 
-    # 2. download and check the files
+
+def _download_checked(s3: Any, bucket: str, base: str, chosen: str, manifest: Mapping[str, Any]) -> dict[str, bytes]:
+    """Both files, each matching the sha256 the manifest records for it."""
     files = manifest["files"]
     contents: dict[str, bytes] = {}
     for name in (CONFIGMAPS_FILE, SECRETS_FILE):
         expected = files.get(name)
         if not isinstance(expected, str):
             raise BackupIntegrityError(f"backup {chosen}: the manifest lists no sha256 for {name}")
-        data = get_bytes(s3, settings.bucket, base + name)
+        data = get_bytes(s3, bucket, base + name)
         if data is None:
             raise BackupIntegrityError(f"backup {chosen}: {name} is missing")
-        if not hmac.compare_digest(
-            sha256_digest(data), expected if expected.startswith("sha256:") else "sha256:" + expected
-        ):
+        wanted = expected if expected.startswith("sha256:") else "sha256:" + expected
+        if not hmac.compare_digest(sha256_digest(data), wanted):
             raise BackupIntegrityError(
                 f"backup {chosen}: {name} does not match the sha256 in manifest.json (tampered or corrupt)"
             )
         contents[name] = data
+    return contents
 
-    # 3. parse and decrypt
+
+def _parse_files(
+    contents: Mapping[str, bytes], chosen: str, kms: KmsFactory
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ConfigMaps (plain v1 List) and the Secrets (SOPS-encrypted v1 List, MAC checked on decryption)."""
     try:
         configmaps = from_list_yaml(contents[CONFIGMAPS_FILE].decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -210,46 +277,21 @@ def restore_namespace(
     for kind, group in (("ConfigMap", configmaps), ("Secret", secrets)):
         if any(obj.get("kind") != kind for obj in group):
             raise BackupIntegrityError(f"backup {chosen}: a file holds objects of the wrong kind")
+    return configmaps, secrets
 
-    # 4. verify every object's digest
-    source_cluster = str(manifest.get("cluster") or settings.cluster)
-    source_namespace = str(manifest.get("namespace") or namespace)
-    digest_key = namespace_digest_key(kms, settings.digest_key_arn, cluster=source_cluster, namespace=source_namespace)
-    problems = verify_objects(manifest, configmaps, secrets, digest_key)
-    if problems:
-        raise BackupIntegrityError(f"backup {chosen}: objects do not match the manifest: " + "; ".join(problems))
 
-    # 5. selection
-    objects: list[tuple[str, dict[str, Any]]] = [("ConfigMap", o) for o in configmaps] + [
-        ("Secret", o) for o in secrets
-    ]
-    if selection:
-        held = {(kind, str(obj["metadata"]["name"])) for kind, obj in objects}
-        missing = [f"{k}/{n}" for k, n in selection if (k, n) not in held]
-        if missing:
-            listing = ", ".join(f"{k}/{n}" for k, n in sorted(held)) or "nothing"
-            raise SelectionError(f"backup {chosen} does not hold {', '.join(missing)}; it holds: {listing}")
-        wanted = set(selection)
-        objects = [(k, o) for k, o in objects if (k, str(o["metadata"]["name"])) in wanted]
-
-    # 6. the target namespace (first request to the cluster)
-    if not kube.namespace_exists(target):
-        raise NamespaceNotFoundError(f"target namespace {target} does not exist in the cluster; create it first")
-
-    results = _apply_all(kube, settings, objects, target, dry_run, recreate_immutable)
-    restarts = _restart_all(kube, restart_names, target, now, dry_run, results)
-    report = RestoreReport(
-        backup_id=chosen,
-        cluster=settings.cluster,
-        source_namespace=namespace,
-        target_namespace=target,
-        dry_run=dry_run,
-        objects=tuple(results),
-        restarts=tuple(restarts),
-    )
-    counts = report.to_dict()["counts"]
-    LOG.info("restore %s%s into %s: %s", prefix, chosen, target, ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return report
+def _select(backup: VerifiedBackup, selection: Sequence[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    """The objects asked for (all when ``selection`` is empty); naming one the backup lacks is an error."""
+    objects = backup.objects
+    if not selection:
+        return objects
+    held = {(kind, str(obj["metadata"]["name"])) for kind, obj in objects}
+    missing = [f"{k}/{n}" for k, n in selection if (k, n) not in held]
+    if missing:
+        listing = ", ".join(f"{k}/{n}" for k, n in sorted(held)) or "nothing"
+        raise SelectionError(f"backup {backup.backup_id} does not hold {', '.join(missing)}; it holds: {listing}")
+    wanted = set(selection)
+    return [(k, o) for k, o in objects if (k, str(o["metadata"]["name"])) in wanted]
 
 
 def _apply_all(
