@@ -11,23 +11,24 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from backup_constructs.policy import BackupPolicy
-from lambdas.contract.metrics import METRIC_NAMESPACE
+from lambdas.contract.metrics import METRIC_NAMESPACE, RESTORE_TIME, VALIDATION_FAILURES, MetricDefinition
 
 
 def project_metric(
-    name: str,
-    dimensions: dict[str, str],
+    definition: MetricDefinition,
+    dimension_values: Sequence[str],
     statistic: str,
     *,
     minutes: int = 5,
     hours: int = 0,
     region: str | None = None,
 ) -> cw.Metric:
-    """A metric of the project's own namespace (published by the runtime functions)."""
+    """A metric of the project's own namespace (published by the runtime functions), with one
+    value per dimension of its contract definition, in order."""
     return cw.Metric(
         namespace=METRIC_NAMESPACE,
-        metric_name=name,
-        dimensions_map=dimensions,
+        metric_name=definition.name,
+        dimensions_map=definition.dimension_map(*dimension_values),
         statistic=statistic,
         period=Duration.hours(hours) if hours else Duration.minutes(minutes),
         region=region,
@@ -65,11 +66,11 @@ def restore_test_alarms(policy: BackupPolicy, *, kind: str, alarm: Callable[...,
     """Alarms on one kind of restore test (``monthly`` or ``drill``): restore time over the RTO and
     failed integrity checks, in the region of the validator that publishes them."""
     env = policy.environment
-    dims = {"Environment": env, "Kind": kind}
+    dims = (env, kind)
     return [
         alarm(
             f"RestoreTimeOverRto-{kind}",
-            project_metric("RestoreTimeMinutes", dims, "Maximum", hours=24),
+            project_metric(RESTORE_TIME, dims, "Maximum", hours=24),
             threshold=policy.rto_target_minutes,
             comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             description=f"{kind} restore took longer than the RTO of {policy.rto_target_minutes} min",
@@ -77,7 +78,7 @@ def restore_test_alarms(policy: BackupPolicy, *, kind: str, alarm: Callable[...,
         ),
         alarm(
             f"ValidationFailures-{kind}",
-            project_metric("ValidationFailures", dims, "Maximum", hours=24),
+            project_metric(VALIDATION_FAILURES, dims, "Maximum", hours=24),
             threshold=1,
             description=f"{kind} restore validation found failed integrity checks",
             missing=cw.TreatMissingData.NOT_BREACHING,

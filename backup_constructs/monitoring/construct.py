@@ -32,7 +32,19 @@ from backup_constructs.policy.rpo import (
     recovery_point_age_allowance_minutes,
 )
 from lambdas.contract.functions import FUNCTIONS
-from lambdas.contract.metrics import METRIC_NAMESPACE, RPO_MONITOR
+from lambdas.contract.metrics import (
+    CHECK_ERRORS,
+    CONFIG_BACKUP_AGE,
+    CONFIG_BACKUP_CHECK_AGE,
+    CONFIG_BACKUP_MISSING,
+    DATABASE_UNPROTECTED,
+    METRIC_NAMESPACE,
+    RECOVERY_POINT_AGE,
+    RECOVERY_POINT_MISSING,
+    RPO_EXPOSURE,
+    RPO_MONITOR,
+    MetricDefinition,
+)
 from lambdas.contract.settings import MonitorSettings
 
 COLON = ArnFormat.COLON_RESOURCE_NAME
@@ -121,11 +133,11 @@ class BackupMonitoring(Construct):
                 database_identifiers, protected_resource_arns, config_bucket_name, config_cluster, config_namespaces
             )
         for index, identifier in enumerate(database_identifiers):
-            dims = {"Environment": env, "DBInstanceIdentifier": identifier}
+            dims = (env, identifier)
             label = _id_part(identifier, index)
             self._alarm(
                 f"RpoExposure-{label}",
-                self.project_metric("RpoExposureMinutes", dims, "Maximum"),
+                self.project_metric(RPO_EXPOSURE, dims, "Maximum"),
                 threshold=policy.rpo_target_minutes,
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 description=f"{identifier}: data-loss exposure above the RPO of {policy.rpo_target_minutes} min "
@@ -134,7 +146,7 @@ class BackupMonitoring(Construct):
             )
             self._alarm(
                 f"DatabaseUnprotected-{label}",
-                self.project_metric("DatabaseUnprotected", dims, "Maximum"),
+                self.project_metric(DATABASE_UNPROTECTED, dims, "Maximum"),
                 threshold=1,
                 description=f"{identifier} is missing, stopped or has no restorable time",
                 missing=cw.TreatMissingData.NOT_BREACHING,
@@ -150,9 +162,7 @@ class BackupMonitoring(Construct):
             short = _id_part(arn.rsplit(":", 1)[-1], index)
             self._alarm(
                 f"RecoveryPointAge-{short}",
-                self.project_metric(
-                    "RecoveryPointAgeMinutes", {"Environment": env, "ResourceArn": arn}, "Maximum", minutes=15
-                ),
+                self.project_metric(RECOVERY_POINT_AGE, (env, arn), "Maximum", minutes=15),
                 threshold=allowance,
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 description=f"{short}: newest recovery point older than the rules allow ({allowance} min)",
@@ -160,18 +170,16 @@ class BackupMonitoring(Construct):
             )
             self._alarm(
                 f"RecoveryPointMissing-{short}",
-                self.project_metric(
-                    "RecoveryPointMissing", {"Environment": env, "ResourceArn": arn}, "Maximum", minutes=15
-                ),
+                self.project_metric(RECOVERY_POINT_MISSING, (env, arn), "Maximum", minutes=15),
                 threshold=1,
                 description=f"{short} has no completed recovery point",
                 missing=cw.TreatMissingData.NOT_BREACHING,
             )
         for namespace in config_namespaces:
-            dims = {"Environment": env, "Namespace": namespace}
+            dims = (env, namespace)
             self._alarm(
                 f"ConfigBackupAge-{namespace}",
-                self.project_metric("ConfigBackupAgeMinutes", dims, "Maximum", minutes=15),
+                self.project_metric(CONFIG_BACKUP_AGE, dims, "Maximum", minutes=15),
                 threshold=config_backup_age_allowance_minutes(policy),
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 description=f"{namespace}: the newest complete configuration backup is older than the policy allows",
@@ -179,7 +187,7 @@ class BackupMonitoring(Construct):
             )
             self._alarm(
                 f"ConfigBackupNotRunning-{namespace}",
-                self.project_metric("ConfigBackupCheckAgeMinutes", dims, "Maximum", minutes=15),
+                self.project_metric(CONFIG_BACKUP_CHECK_AGE, dims, "Maximum", minutes=15),
                 threshold=config_check_age_allowance_minutes(policy),
                 comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 description=f"{namespace}: the configuration export has not run for two scheduled periods",
@@ -187,7 +195,7 @@ class BackupMonitoring(Construct):
             )
             self._alarm(
                 f"ConfigBackupMissing-{namespace}",
-                self.project_metric("ConfigBackupMissing", dims, "Maximum", minutes=15),
+                self.project_metric(CONFIG_BACKUP_MISSING, dims, "Maximum", minutes=15),
                 threshold=1,
                 description=f"{namespace} has no complete configuration backup",
                 missing=cw.TreatMissingData.NOT_BREACHING,
@@ -231,9 +239,15 @@ class BackupMonitoring(Construct):
     # alarms ----------------------------------------------------------------------------------------
 
     def project_metric(
-        self, name: str, dimensions: dict[str, str], statistic: str, *, minutes: int = 5, hours: int = 0
+        self,
+        definition: MetricDefinition,
+        dimension_values: Sequence[str],
+        statistic: str,
+        *,
+        minutes: int = 5,
+        hours: int = 0,
     ) -> cw.Metric:
-        return project_metric(name, dimensions, statistic, minutes=minutes, hours=hours)
+        return project_metric(definition, dimension_values, statistic, minutes=minutes, hours=hours)
 
     def _alarm(
         self,
@@ -370,7 +384,7 @@ class BackupMonitoring(Construct):
         )
         self._alarm(
             "RpoMonitorCheckErrors",
-            self.project_metric("CheckErrors", {"Environment": self.policy.environment}, "Maximum"),
+            self.project_metric(CHECK_ERRORS, (self.policy.environment,), "Maximum"),
             threshold=1,
             description="The RPO monitor could not check some resource (throttled or denied): coverage unknown",
             missing=cw.TreatMissingData.NOT_BREACHING,

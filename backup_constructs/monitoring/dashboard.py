@@ -11,6 +11,13 @@ from constructs import Construct
 from backup_constructs.core.alarms import project_metric
 from backup_constructs.monitoring.vault_metrics import BACKUP_FAILURE_METRICS
 from backup_constructs.policy import BackupPolicy
+from lambdas.contract.metrics import (
+    CONFIG_BACKUP_AGE,
+    RECOVERY_POINT_AGE,
+    RESTORE_TIME,
+    RPO_EXPOSURE,
+    VALIDATION_FAILURES,
+)
 
 
 def backup_dashboard(
@@ -32,19 +39,13 @@ def backup_dashboard(
     dashboard.add_widgets(
         cw.GraphWidget(
             title="RPO exposure per database (min)",
-            left=[
-                project_metric("RpoExposureMinutes", {"Environment": env, "DBInstanceIdentifier": d}, "Maximum")
-                for d in databases
-            ],
+            left=[project_metric(RPO_EXPOSURE, (env, d), "Maximum") for d in databases],
             left_annotations=[rpo],
             width=12,
         ),
         cw.GraphWidget(
             title="Newest recovery point age (min)",
-            left=[
-                project_metric("RecoveryPointAgeMinutes", {"Environment": env, "ResourceArn": r}, "Maximum", minutes=15)
-                for r in resources
-            ],
+            left=[project_metric(RECOVERY_POINT_AGE, (env, r), "Maximum", minutes=15) for r in resources],
             width=12,
         ),
     )
@@ -67,11 +68,11 @@ def backup_dashboard(
             title="Restore tests and drills: measured restore time (min) vs RTO",
             # Each kind from the region its validator publishes in (drills: the DR region).
             left=[
-                project_metric("RestoreTimeMinutes", {"Environment": env, "Kind": k}, "Maximum", hours=24, region=r)
+                project_metric(RESTORE_TIME, (env, k), "Maximum", hours=24, region=r)
                 for k, r in _restore_test_regions(policy)
             ],
             right=[
-                project_metric("ValidationFailures", {"Environment": env, "Kind": k}, "Maximum", hours=24, region=r)
+                project_metric(VALIDATION_FAILURES, (env, k), "Maximum", hours=24, region=r)
                 for k, r in _restore_test_regions(policy)
             ],
             left_annotations=[rto],
@@ -82,12 +83,7 @@ def backup_dashboard(
         dashboard.add_widgets(
             cw.GraphWidget(
                 title="Kubernetes configuration backup age (min)",
-                left=[
-                    project_metric(
-                        "ConfigBackupAgeMinutes", {"Environment": env, "Namespace": n}, "Maximum", minutes=15
-                    )
-                    for n in namespaces
-                ],
+                left=[project_metric(CONFIG_BACKUP_AGE, (env, n), "Maximum", minutes=15) for n in namespaces],
                 width=12,
             ),
             cw.AlarmStatusWidget(title="Backup alarms", alarms=list(alarms), width=12),

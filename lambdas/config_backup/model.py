@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +24,6 @@ LOG = logging.getLogger(__name__)
 MAX_ID_ATTEMPTS: Final = 3
 LOST_RACE_CODES: Final = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412"})
 MISSING_CODES: Final = frozenset({"NoSuchKey", "404", "NotFound"})
-BACKUP_ID_RE: Final = re.compile(r"^\d{8}T\d{6}Z$")
 COMPARED_FIELDS: Final = ("data", "binaryData", "type")
 KIND_ALIASES: Final = {
     "configmap": "ConfigMap",

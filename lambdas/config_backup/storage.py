@@ -11,7 +11,6 @@ from typing import Any
 
 from lambdas.common.aws import error_code as _error_code
 from lambdas.config_backup.model import (
-    BACKUP_ID_RE,
     MISSING_CODES,
     BackupNotFoundError,
     BackupRef,
@@ -22,7 +21,7 @@ from lambdas.config_backup.model import (
     check_segment,
     rfc3339,
 )
-from lambdas.contract.layout import MANIFEST_FILE, backup_prefix
+from lambdas.contract.layout import MANIFEST_FILE, backup_prefix, is_backup_id
 from lambdas.contract.settings import kms_arn_region
 from lambdas.kubernetes.objects import (
     derive_digest_key,
@@ -79,7 +78,7 @@ def backup_ids(s3: Any, bucket: str, cluster: str, namespace: str) -> list[str]:
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
         for common in page.get("CommonPrefixes") or []:
             name = str(common.get("Prefix", ""))[len(prefix) :].rstrip("/")
-            if BACKUP_ID_RE.match(name):
+            if is_backup_id(name):
                 ids.append(name)
     return sorted(ids, reverse=True)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from datetime import datetime
+from typing import Any, Final
 
 METRIC_NAMESPACE: Final = "Ecommerce/Backup"
 
@@ -16,27 +18,68 @@ RPO_MONITOR: Final = "rpo-monitor"
 class MetricDefinition:
     """A metric the runtime publishes in :data:`METRIC_NAMESPACE`: its name, the names of its
     dimensions (in the order they are sent) and the function that publishes it (in that
-    function's own region)."""
+    function's own region). Publishers and alarms both go through it, so the name, the
+    dimension names and the unit are spelled here only."""
 
     name: str
     dimensions: tuple[str, ...]
     publisher: str
     unit: str = "None"
 
+    def dimension_map(self, *values: str) -> dict[str, str]:
+        """Dimension name -> value, in the definition's order; one value per dimension."""
+        if len(values) != len(self.dimensions):
+            expected = ", ".join(self.dimensions)
+            raise ValueError(f"metric {self.name} has dimensions {expected}; got {len(values)} values")
+        return dict(zip(self.dimensions, values, strict=True))
+
+    def datum(self, value: float, dimension_values: Sequence[str], timestamp: datetime) -> dict[str, Any]:
+        """One ``PutMetricData`` datum."""
+        return {
+            "MetricName": self.name,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimension_map(*dimension_values).items()],
+            "Timestamp": timestamp,
+            "Value": value,
+            "Unit": self.unit,
+        }
+
+
+# Published by the restore validator, per environment and kind (monthly or drill).
+VALIDATION_FAILURES: Final = MetricDefinition("ValidationFailures", ("Environment", "Kind"), VALIDATOR, "Count")
+RESTORE_TIME: Final = MetricDefinition("RestoreTimeMinutes", ("Environment", "Kind"), VALIDATOR)
+RESTORED_RECOVERY_POINT_AGE: Final = MetricDefinition("RecoveryPointAgeMinutes", ("Environment", "Kind"), VALIDATOR)
+DRILL_SUCCEEDED: Final = MetricDefinition("DrillSucceeded", ("Environment", "Kind"), VALIDATOR, "Count")
+# Published by the RPO monitor every few minutes.
+RPO_EXPOSURE: Final = MetricDefinition("RpoExposureMinutes", ("Environment", "DBInstanceIdentifier"), RPO_MONITOR)
+DATABASE_UNPROTECTED: Final = MetricDefinition(
+    "DatabaseUnprotected", ("Environment", "DBInstanceIdentifier"), RPO_MONITOR, "Count"
+)
+RECOVERY_POINT_AGE: Final = MetricDefinition("RecoveryPointAgeMinutes", ("Environment", "ResourceArn"), RPO_MONITOR)
+RECOVERY_POINT_MISSING: Final = MetricDefinition(
+    "RecoveryPointMissing", ("Environment", "ResourceArn"), RPO_MONITOR, "Count"
+)
+CONFIG_BACKUP_AGE: Final = MetricDefinition("ConfigBackupAgeMinutes", ("Environment", "Namespace"), RPO_MONITOR)
+CONFIG_BACKUP_CHECK_AGE: Final = MetricDefinition(
+    "ConfigBackupCheckAgeMinutes", ("Environment", "Namespace"), RPO_MONITOR
+)
+CONFIG_BACKUP_MISSING: Final = MetricDefinition(
+    "ConfigBackupMissing", ("Environment", "Namespace"), RPO_MONITOR, "Count"
+)
+CHECK_ERRORS: Final = MetricDefinition("CheckErrors", ("Environment",), RPO_MONITOR, "Count")
 
 METRICS: Final = (
-    MetricDefinition("ValidationFailures", ("Environment", "Kind"), VALIDATOR, "Count"),
-    MetricDefinition("RestoreTimeMinutes", ("Environment", "Kind"), VALIDATOR),
-    MetricDefinition("RecoveryPointAgeMinutes", ("Environment", "Kind"), VALIDATOR),
-    MetricDefinition("DrillSucceeded", ("Environment", "Kind"), VALIDATOR, "Count"),
-    MetricDefinition("RpoExposureMinutes", ("Environment", "DBInstanceIdentifier"), RPO_MONITOR),
-    MetricDefinition("DatabaseUnprotected", ("Environment", "DBInstanceIdentifier"), RPO_MONITOR, "Count"),
-    MetricDefinition("RecoveryPointAgeMinutes", ("Environment", "ResourceArn"), RPO_MONITOR),
-    MetricDefinition("RecoveryPointMissing", ("Environment", "ResourceArn"), RPO_MONITOR, "Count"),
-    MetricDefinition("ConfigBackupAgeMinutes", ("Environment", "Namespace"), RPO_MONITOR),
-    MetricDefinition("ConfigBackupCheckAgeMinutes", ("Environment", "Namespace"), RPO_MONITOR),
-    MetricDefinition("ConfigBackupMissing", ("Environment", "Namespace"), RPO_MONITOR, "Count"),
-    MetricDefinition("CheckErrors", ("Environment",), RPO_MONITOR, "Count"),
+    VALIDATION_FAILURES,
+    RESTORE_TIME,
+    RESTORED_RECOVERY_POINT_AGE,
+    DRILL_SUCCEEDED,
+    RPO_EXPOSURE,
+    DATABASE_UNPROTECTED,
+    RECOVERY_POINT_AGE,
+    RECOVERY_POINT_MISSING,
+    CONFIG_BACKUP_AGE,
+    CONFIG_BACKUP_CHECK_AGE,
+    CONFIG_BACKUP_MISSING,
+    CHECK_ERRORS,
 )
 
 

@@ -30,6 +30,13 @@ from typing import Any
 from lambdas.common.aws import error_code as _error_code
 from lambdas.contract.events import RESTORE_TEST_DETAIL_TYPES
 from lambdas.contract.layout import pending_marker_key, report_key
+from lambdas.contract.metrics import (
+    DRILL_SUCCEEDED,
+    RESTORE_TIME,
+    RESTORED_RECOVERY_POINT_AGE,
+    VALIDATION_FAILURES,
+    MetricDefinition,
+)
 from lambdas.contract.settings import ValidatorSettings
 from lambdas.restore_testing.connection import Checker, ConnectionTarget, Credentials
 from lambdas.restore_testing.reports import (
@@ -520,24 +527,14 @@ def _put_validation_result(backup: Any, report: ValidationReport) -> str:
 
 
 def _put_metrics(cloudwatch: Any, settings: ValidatorSettings, report: ValidationReport) -> str:
-    dimensions = [{"Name": "Environment", "Value": settings.environment}, {"Name": "Kind", "Value": settings.kind}]
-
-    def datum(name: str, value: float, unit: str) -> dict[str, Any]:
-        return {
-            "MetricName": name,
-            "Dimensions": dimensions,
-            "Timestamp": report.validated_at,
-            "Value": value,
-            "Unit": unit,
-        }
-
-    data = [datum("ValidationFailures", float(report.failed_checks), "Count")]
-    if report.restore_minutes is not None:
-        data.append(datum("RestoreTimeMinutes", report.restore_minutes, "None"))
-    if report.recovery_point_age_minutes is not None:
-        data.append(datum("RecoveryPointAgeMinutes", report.recovery_point_age_minutes, "None"))
-    if settings.kind == "drill":
-        data.append(datum("DrillSucceeded", 1.0 if report.ok else 0.0, "Count"))
+    dimensions = (settings.environment, settings.kind)
+    measured: list[tuple[MetricDefinition, float | None]] = [
+        (VALIDATION_FAILURES, float(report.failed_checks)),
+        (RESTORE_TIME, report.restore_minutes),
+        (RESTORED_RECOVERY_POINT_AGE, report.recovery_point_age_minutes),
+        (DRILL_SUCCEEDED, (1.0 if report.ok else 0.0) if settings.kind == "drill" else None),
+    ]
+    data = [m.datum(value, dimensions, report.validated_at) for m, value in measured if value is not None]
     cloudwatch.put_metric_data(Namespace=settings.metric_namespace, MetricData=data)
     return "put " + ", ".join(d["MetricName"] for d in data)
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +42,17 @@ from typing import Any, Final, Literal
 
 from lambdas.common.aws import error_code as _error_code
 from lambdas.contract.layout import MANIFEST_FILE, MARKER_FILE, is_backup_id, parse_backup_id
+from lambdas.contract.metrics import (
+    CHECK_ERRORS,
+    CONFIG_BACKUP_AGE,
+    CONFIG_BACKUP_CHECK_AGE,
+    CONFIG_BACKUP_MISSING,
+    DATABASE_UNPROTECTED,
+    RECOVERY_POINT_AGE,
+    RECOVERY_POINT_MISSING,
+    RPO_EXPOSURE,
+    MetricDefinition,
+)
 from lambdas.contract.settings import MonitorSettings
 
 __all__ = [
@@ -63,7 +73,6 @@ LOG = logging.getLogger(__name__)
 
 MAX_METRICS_PER_CALL: Final = 20  # PutMetricData allows 1000 per call; small batches stay far below 1 MB
 RECOVERY_POINT_PAGE_SIZE: Final = 100
-_BACKUP_ID_RE: Final = re.compile(r"^\d{8}T\d{6}Z$")
 _MISSING_CODES: Final = frozenset({"NoSuchKey", "404", "NotFound"})
 _USABLE_STATUSES: Final = frozenset({"COMPLETED"})
 
@@ -85,21 +94,26 @@ class PublishError(MonitorError):
 
 @dataclass(frozen=True)
 class Metric:
-    """One CloudWatch datum: ``dimensions`` as (name, value) pairs, in order."""
+    """One CloudWatch datum of a contract metric: ``dimensions`` as (name, value) pairs, in order."""
 
-    name: str
+    definition: MetricDefinition
     value: float
-    unit: str
-    dimensions: tuple[tuple[str, str], ...]
+    dimension_values: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def unit(self) -> str:
+        return self.definition.unit
+
+    @property
+    def dimensions(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self.definition.dimension_map(*self.dimension_values).items())
 
     def datum(self, timestamp: datetime) -> dict[str, Any]:
-        return {
-            "MetricName": self.name,
-            "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],
-            "Timestamp": timestamp,
-            "Value": self.value,
-            "Unit": self.unit,
-        }
+        return self.definition.datum(self.value, self.dimension_values, timestamp)
 
 
 @dataclass(frozen=True)
@@ -182,29 +196,26 @@ class MonitorReport:
 
     def metrics(self) -> list[Metric]:
         """Every datum :func:`publish` sends, in a stable order."""
-        env = ("Environment", self.environment)
+        env = self.environment
         out: list[Metric] = []
         for d in self.databases:
-            dims = (env, ("DBInstanceIdentifier", d.identifier))
             if d.exposure_minutes is not None:
-                out.append(Metric("RpoExposureMinutes", d.exposure_minutes, "None", dims))
+                out.append(Metric(RPO_EXPOSURE, d.exposure_minutes, (env, d.identifier)))
             if d.unprotected is not None:
-                out.append(Metric("DatabaseUnprotected", 1.0 if d.unprotected else 0.0, "Count", dims))
+                out.append(Metric(DATABASE_UNPROTECTED, 1.0 if d.unprotected else 0.0, (env, d.identifier)))
         for r in self.recovery_points:
-            dims = (env, ("ResourceArn", r.resource_arn))
             if r.age_minutes is not None:
-                out.append(Metric("RecoveryPointAgeMinutes", r.age_minutes, "None", dims))
+                out.append(Metric(RECOVERY_POINT_AGE, r.age_minutes, (env, r.resource_arn)))
             if r.missing is not None:
-                out.append(Metric("RecoveryPointMissing", 1.0 if r.missing else 0.0, "Count", dims))
+                out.append(Metric(RECOVERY_POINT_MISSING, 1.0 if r.missing else 0.0, (env, r.resource_arn)))
         for c in self.config_backups:
-            dims = (env, ("Namespace", c.namespace))
             if c.age_minutes is not None:
-                out.append(Metric("ConfigBackupAgeMinutes", c.age_minutes, "None", dims))
+                out.append(Metric(CONFIG_BACKUP_AGE, c.age_minutes, (env, c.namespace)))
             if c.missing is not None:
-                out.append(Metric("ConfigBackupMissing", 1.0 if c.missing else 0.0, "Count", dims))
+                out.append(Metric(CONFIG_BACKUP_MISSING, 1.0 if c.missing else 0.0, (env, c.namespace)))
             if c.check_age_minutes is not None:
-                out.append(Metric("ConfigBackupCheckAgeMinutes", c.check_age_minutes, "None", dims))
-        out.append(Metric("CheckErrors", float(self.check_errors), "Count", (env,)))
+                out.append(Metric(CONFIG_BACKUP_CHECK_AGE, c.check_age_minutes, (env, c.namespace)))
+        out.append(Metric(CHECK_ERRORS, float(self.check_errors), (env,)))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -372,7 +383,7 @@ def _newest_complete_backup(s3: Any, bucket: str, prefix: str) -> str | None:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
         for common in page.get("CommonPrefixes") or []:
             name = str(common.get("Prefix", ""))[len(prefix) :].rstrip("/")
-            if _BACKUP_ID_RE.fullmatch(name) and is_backup_id(name):
+            if is_backup_id(name):
                 ids.append(name)
     for backup_id in sorted(ids, reverse=True):
         try:

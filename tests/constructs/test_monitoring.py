@@ -16,7 +16,8 @@ from backup_constructs.core.keys import protect_keys
 from backup_constructs.monitoring.alerts import AlertTopic
 from backup_constructs.monitoring.construct import BackupMonitoring
 from backup_constructs.monitoring.vault_metrics import BACKUP_FAILURE_METRICS
-from backup_constructs.policy import BackupPolicy
+from backup_constructs.policy import BackupPolicy, ResourceType
+from backup_constructs.policy.rpo import recovery_point_age_allowance_minutes
 from lambdas.contract.functions import FUNCTIONS, RPO_MONITOR
 
 PRODUCTION = BackupPolicy.production()
@@ -155,6 +156,18 @@ def test_recovery_point_age_and_config_freshness_thresholds_come_from_the_policy
     # Refreshed every 3 days, at the next 4-hourly run; not running for two 4-hour periods.
     assert _alarm(changed, "newest complete configuration backup is older")["Threshold"] == 3 * 1440 + 240
     assert _alarm(changed, "has not run for two scheduled periods")["Threshold"] == 480
+
+
+def test_each_protected_resource_gets_its_own_types_recovery_point_allowance() -> None:
+    """An EBS volume (hourly snapshots) must not inherit the RDS allowance (daily under continuous backup)."""
+    volume = "arn:aws:ec2:us-east-1:111111111111:volume/vol-0123456789abcdef0"
+    policy = dataclasses.replace(CHANGED, protected_resource_types=(ResourceType.RDS, ResourceType.EBS))
+    template = build(policy, protected_resource_arns=[DB_ARN, volume])
+    rds_allowance = recovery_point_age_allowance_minutes(policy, ResourceType.RDS)
+    ebs_allowance = recovery_point_age_allowance_minutes(policy, ResourceType.EBS)
+    assert rds_allowance != ebs_allowance
+    assert _alarm(template, "ecommerce-production: newest recovery point")["Threshold"] == rds_allowance
+    assert _alarm(template, "vol-0123456789abcdef0: newest recovery point")["Threshold"] == ebs_allowance
 
 
 def test_config_export_errors_and_dead_letters_raise_alerts() -> None:

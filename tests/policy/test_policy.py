@@ -127,7 +127,7 @@ def test_invalid_part_values_name_field_value_and_rule(make: Any, field: str, al
         ({"dr_region": "west"}, "dr_region", "AWS region name"),
         ({"vault_name": "a b"}, "vault_name", "vault names"),
         ({"rules": ()}, "rules", "at least one backup rule"),
-        ({"rpo_target_minutes": 0}, "rpo_target_minutes", "from 1"),
+        ({"rpo_target_minutes": 0}, "rpo_target_minutes", "whole minutes from 1"),
         ({"protected_resource_types": ()}, "protected_resource_types", "at least one"),
         ({"vault_lock": VaultLock(min_retention_days=8)}, "vault_lock.min_retention_days", "shortest retention"),
         ({"vault_lock": VaultLock(max_retention_days=10)}, "vault_lock.max_retention_days", "longest retention"),
