@@ -109,7 +109,8 @@ def _digest(parts: Sequence[bytes]) -> str:
     return h.hexdigest()
 
 
-def _cache_root() -> Path:
+def cache_root() -> Path:
+    """Where built dependency sets are kept between synths (``$BACKUP_CONSTRUCTS_CACHE`` or ~/.cache)."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "aws-backup-strategy")
 
 
@@ -154,11 +155,11 @@ def function_code(scope: Construct, *, dependencies: Sequence[str]) -> lambda_.C
         parts += [f.relative_to(package).as_posix().encode(), f.read_bytes()]
     asset_hash = _digest(parts)
 
-    bundle = _cache_root() / "bundles" / asset_hash
+    bundle = cache_root() / "bundles" / asset_hash
     if not bundle.exists():
         staging = Path(tempfile.mkdtemp(prefix=asset_hash[:12] + ".", dir=_mkdir(bundle.parent)))
         if requirements:
-            deps = _cache_root() / "dependencies" / deps_key
+            deps = cache_root() / "dependencies" / deps_key
             _install_dependencies(requirements, deps)
             shutil.copytree(deps, staging, dirs_exist_ok=True)
         for f in files:

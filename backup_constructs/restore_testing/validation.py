@@ -258,8 +258,8 @@ class RestoreValidation(Construct):
                 "The restored copy's resource id is unknown until it exists; the action is limited to the "
                 "read-only validator user."
             ),
-            f"Resource::<{logical_id(self.reports_bucket)}.Arn>/restore-tests/*": "Reports are written under "
-            "restore-tests/<kind>/<year>/<month>/ with job ids as names.",
+            f"Resource::<{logical_id(self.reports_bucket)}.Arn>/{REPORT_PREFIX}/*": "Reports are written under "
+            f"{REPORT_PREFIX}/<kind>/<year>/<month>/ with job ids as names.",
         }
         for finding, reason in reasons.items():
             acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from lambdas.common.aws import error_code as _error_code
-from lambdas.contract.events import RESTORE_TEST_DETAIL_TYPES
+from lambdas.contract.events import RESTORE_JOB_STATE_CHANGE, RESTORE_TEST_DETAIL_TYPES
 from lambdas.contract.layout import pending_marker_key, report_key
 from lambdas.contract.metrics import (
     DRILL_SUCCEEDED,
@@ -224,7 +224,7 @@ def validate_restore_job(
         rto_minutes=settings.rto_minutes,
         rpo_minutes=settings.rpo_minutes,
     )
-    if event.get("detail-type") not in (None, "Restore Job State Change") or not job_id:
+    if event.get("detail-type") not in (None, RESTORE_JOB_STATE_CHANGE) or not job_id:
         report.message = "not a restore job state change event with a restoreJobId"
         LOG.info("restore validation skipped: %s", report.message)
         return report

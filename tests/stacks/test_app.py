@@ -14,6 +14,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from backup_constructs.core.bundling import CACHE_ENV, cache_root
 from tests.conftest import ROOT, Synthesized, synth_app
 
 EXPECTED_STACKS = {
@@ -266,6 +267,9 @@ def test_the_cdk_cli_synthesizes_every_stack_without_aws_credentials(tmp_path: P
         "HOME": str(tmp_path),
         "CDK_DISABLE_VERSION_CHECK": "1",
         "CDK_DISABLE_CLI_TELEMETRY": "true",
+        # The wheel cache survives the empty HOME: the bundles are built as the main job builds them,
+        # without downloading the same wheels again.
+        CACHE_ENV: str(cache_root()),
     }
     result = subprocess.run(
         [str(cdk), "synth", "--quiet", "--no-notices", "--output", str(tmp_path / "out")],
