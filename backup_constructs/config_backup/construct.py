@@ -26,7 +26,7 @@ from backup_constructs.core.buckets import access_log_bucket, access_logs_by_buc
 from backup_constructs.core.functions import FunctionIds, ProjectFunction, attach_policy, outside_vpc, project_function
 from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
-from backup_constructs.core.statements import send_dead_letters, vpc_network_interfaces, write_own_logs
+from backup_constructs.core.statements import key_use_through, send_dead_letters, vpc_network_interfaces, write_own_logs
 from backup_constructs.policy import BackupPolicy, PolicyError
 from backup_constructs.policy.naming import (
     config_dead_letter_queue_name,
@@ -302,13 +302,7 @@ class KubernetesConfigBackup(Construct):
                 actions=["eks:DescribeCluster"],
                 resources=[stack.format_arn(service="eks", resource="cluster", resource_name=self.cluster_name)],
             ),
-            send_dead_letters(self.dead_letter_queue),
-            iam.PolicyStatement(
-                sid="DeadLettersEncrypted",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self.data_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
-            ),
+            *send_dead_letters(self.dead_letter_queue),
             iam.PolicyStatement(
                 sid="ListBackups",
                 actions=["s3:ListBucket"],
@@ -325,11 +319,12 @@ class KubernetesConfigBackup(Construct):
             iam.PolicyStatement(
                 sid="WriteAndReadBackups", actions=["s3:PutObject", "s3:GetObject"], resources=[objects]
             ),
-            iam.PolicyStatement(
+            key_use_through(
+                "s3",
+                stack,
                 sid="EncryptAtRest",
                 actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self.data_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                key_arn=self.data_key.key_arn,
             ),
             iam.PolicyStatement(
                 sid="SopsRecipients", actions=["kms:Encrypt", "kms:DescribeKey"], resources=[self.sops_key.key_arn]
@@ -373,12 +368,7 @@ class KubernetesConfigBackup(Construct):
         statements = self._common_statements(self._made["Restore"].log_group)
         statements += [
             iam.PolicyStatement(sid="ReadBackups", actions=["s3:GetObject"], resources=[objects]),
-            iam.PolicyStatement(
-                sid="DecryptAtRest",
-                actions=["kms:Decrypt"],
-                resources=[self.data_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
-            ),
+            key_use_through("s3", stack, sid="DecryptAtRest", actions=["kms:Decrypt"], key_arn=self.data_key.key_arn),
             iam.PolicyStatement(sid="SopsDecrypt", actions=["kms:Decrypt"], resources=[self.sops_key.key_arn]),
             iam.PolicyStatement(sid="SecretDigests", actions=["kms:GenerateMac"], resources=[self.digest_key.key_arn]),
         ]
@@ -476,11 +466,8 @@ class KubernetesConfigBackup(Construct):
                     actions=["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
                     resources=[f"{replica_arn}/*"],
                 ),
-                iam.PolicyStatement(
-                    sid="DecryptSource",
-                    actions=["kms:Decrypt"],
-                    resources=[self.data_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                key_use_through(
+                    "s3", stack, sid="DecryptSource", actions=["kms:Decrypt"], key_arn=self.data_key.key_arn
                 ),
                 iam.PolicyStatement(
                     sid="EncryptReplicas", actions=["kms:Encrypt"], resources=[key_pattern], conditions=key_condition

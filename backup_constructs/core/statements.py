@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -16,9 +19,23 @@ def write_own_logs(log_group: logs.ILogGroup) -> iam.PolicyStatement:
     )
 
 
-def send_dead_letters(queue: sqs.IQueue) -> iam.PolicyStatement:
-    """Lambda sends failed asynchronous events to the dead-letter queue with the function's role."""
-    return iam.PolicyStatement(sid="DeadLetters", actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+def send_dead_letters(queue: sqs.IQueue) -> list[iam.PolicyStatement]:
+    """Lambda sends failed asynchronous events to the dead-letter queue with the function's role; to
+    a queue encrypted with a customer managed key that takes ``kms:GenerateDataKey`` and
+    ``kms:Decrypt`` on the key too (what any SQS producer needs), through SQS only."""
+    statements = [iam.PolicyStatement(sid="DeadLetters", actions=["sqs:SendMessage"], resources=[queue.queue_arn])]
+    key = queue.encryption_master_key
+    if key is not None:
+        statements.append(
+            key_use_through(
+                "sqs",
+                Stack.of(queue),
+                sid="DeadLettersEncrypted",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                key_arn=key.key_arn,
+            )
+        )
+    return statements
 
 
 def vpc_network_interfaces() -> iam.PolicyStatement:
@@ -43,4 +60,18 @@ def publish_metrics(namespace: str) -> iam.PolicyStatement:
         actions=["cloudwatch:PutMetricData"],
         resources=["*"],
         conditions={"StringEquals": {"cloudwatch:namespace": namespace}},
+    )
+
+
+def key_use_through(
+    service: str, stack: Stack, *, sid: str, actions: Sequence[str], key_arn: str
+) -> iam.PolicyStatement:
+    """Use of a KMS key only through one AWS service of the stack's region (``kms:ViaService``):
+    ``s3`` for SSE-KMS reads and writes, ``sqs`` for an encrypted queue (a producer needs both
+    ``kms:GenerateDataKey`` and ``kms:Decrypt``)."""
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=list(actions),
+        resources=[key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"{service}.{stack.region}.amazonaws.com"}},
     )

@@ -19,7 +19,7 @@ from backup_constructs.core.alarms import policy_alarm, project_metric, restore_
 from backup_constructs.core.buckets import access_logs_by_bucket_policy
 from backup_constructs.core.functions import FunctionIds, attach_policy, outside_vpc, project_function
 from backup_constructs.core.nag import acknowledge, nag_partition
-from backup_constructs.core.statements import publish_metrics, send_dead_letters, write_own_logs
+from backup_constructs.core.statements import key_use_through, publish_metrics, send_dead_letters, write_own_logs
 from backup_constructs.monitoring.alerts import AlertTopic
 from backup_constructs.monitoring.archive import config_recording, metric_stream_archive
 from backup_constructs.monitoring.dashboard import backup_dashboard
@@ -323,7 +323,7 @@ class BackupMonitoring(Construct):
         statements = [
             write_own_logs(made.log_group),
             publish_metrics(METRIC_NAMESPACE),
-            send_dead_letters(dlq),
+            *send_dead_letters(dlq),
         ]
         if databases:
             statements.append(
@@ -354,11 +354,12 @@ class BackupMonitoring(Construct):
                 iam.PolicyStatement(
                     sid="ReadConfigManifests", actions=["s3:GetObject"], resources=[f"{bucket_arn}/{config_cluster}/*"]
                 ),
-                iam.PolicyStatement(
+                key_use_through(
+                    "s3",
+                    stack,
                     sid="DecryptConfigManifests",
                     actions=["kms:Decrypt"],
-                    resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                    key_arn=f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*",
                 ),
             ]
         policy = attach_policy(self, "RpoMonitorPolicy", made, statements)

@@ -18,7 +18,7 @@ from constructs import Construct
 from backup_constructs.core.alarms import policy_alarm, restore_test_alarms
 from backup_constructs.core.functions import FunctionIds, attach_policy, outside_vpc, project_function
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
-from backup_constructs.core.statements import send_dead_letters, write_own_logs
+from backup_constructs.core.statements import key_use_through, send_dead_letters, write_own_logs
 from backup_constructs.policy import BackupPolicy, PolicyError
 from backup_constructs.policy.environments import DATABASE_NAME as DEFAULT_DATABASE_NAME
 from backup_constructs.restore_testing.validation import (
@@ -111,11 +111,12 @@ class DisasterRecoveryDrill(Construct):
                 ],
             ),
             iam.PolicyStatement(sid="ReadPendingDrill", actions=["s3:GetObject"], resources=[pending]),
-            iam.PolicyStatement(
+            key_use_through(
+                "s3",
+                stack,
                 sid="ReadPendingDrillEncrypted",
                 actions=["kms:Decrypt"],
-                resources=[validation.reports_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                key_arn=validation.reports_key.key_arn,
             ),
             # The bucket is versioned and object-locked: this adds a delete marker, the marker's
             # versions stay for the report retention.
@@ -198,21 +199,14 @@ class DisasterRecoveryDrill(Construct):
                     actions=["s3:PutObject"],
                     resources=[validation.reports_bucket.arn_for_objects(f"{PENDING_DRILL_PREFIX}*")],
                 ),
-                iam.PolicyStatement(
+                key_use_through(
+                    "s3",
+                    stack,
                     sid="ReportsEncrypted",
                     actions=["kms:GenerateDataKey"],
-                    resources=[validation.reports_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                    key_arn=validation.reports_key.key_arn,
                 ),
-                send_dead_letters(validation.dead_letter_queue),
-                # Lambda sends a failed event to the KMS-encrypted queue with this role: producers
-                # need both actions.
-                iam.PolicyStatement(
-                    sid="DeadLettersEncrypted",
-                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                    resources=[validation.reports_key.key_arn],
-                    conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
-                ),
+                *send_dead_letters(validation.dead_letter_queue),
                 *(
                     [
                         iam.PolicyStatement(

@@ -19,7 +19,13 @@ from backup_constructs.core.buckets import access_log_bucket, access_logs_by_buc
 from backup_constructs.core.functions import FunctionIds, attach_policy, project_function
 from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
-from backup_constructs.core.statements import publish_metrics, send_dead_letters, vpc_network_interfaces, write_own_logs
+from backup_constructs.core.statements import (
+    key_use_through,
+    publish_metrics,
+    send_dead_letters,
+    vpc_network_interfaces,
+    write_own_logs,
+)
 from backup_constructs.policy import BackupPolicy
 from lambdas.contract.events import AWS_BACKUP_SOURCE, RESTORE_JOB_STATE_CHANGE
 from lambdas.contract.functions import FUNCTIONS
@@ -216,11 +222,8 @@ class RestoreValidation(Construct):
                 actions=["s3:PutObject"],
                 resources=[self.reports_bucket.arn_for_objects(f"{REPORT_PREFIX}/*")],
             ),
-            iam.PolicyStatement(
-                sid="ReportsEncrypted",
-                actions=["kms:GenerateDataKey"],
-                resources=[self.reports_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+            key_use_through(
+                "s3", stack, sid="ReportsEncrypted", actions=["kms:GenerateDataKey"], key_arn=self.reports_key.key_arn
             ),
             publish_metrics(METRIC_NAMESPACE),
             iam.PolicyStatement(
@@ -228,14 +231,7 @@ class RestoreValidation(Construct):
                 actions=["events:PutEvents"],
                 resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
             ),
-            send_dead_letters(self.dead_letter_queue),
-            # Lambda sends a failed event to the KMS-encrypted queue with this role: producers need both.
-            iam.PolicyStatement(
-                sid="DeadLettersEncrypted",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[self.reports_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"sqs.{stack.region}.amazonaws.com"}},
-            ),
+            *send_dead_letters(self.dead_letter_queue),
         ]
         if source_secret_arn:
             self.statements.append(
