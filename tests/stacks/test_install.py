@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -49,9 +50,30 @@ USER_APP = textwrap.dedent(
 )
 
 
+_PACKAGED = ("backup_constructs", "lambdas")
+
+
+def _source_files() -> list[str]:
+    """The files the wheel is built from: what git tracks under the packages, plus the project files."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--", *_PACKAGED, "pyproject.toml", "README.md", "LICENSE"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return [name for name in listed if (ROOT / name).is_file()]
+
+
 def _build_wheel(out: Path) -> Path:
+    """Build from a copy of the tracked sources, so that stale files of an earlier build (setuptools
+    reuses an in-tree ``build/``) can never slip into the wheel under test."""
+    source = out.parent / "source"
+    for name in _source_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(source)],
         check=True,
         timeout=300,
     )
@@ -95,8 +117,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 def test_wheel_holds_the_library_and_the_runtime_package(installed: Installed) -> None:
     names = zipfile.ZipFile(installed.wheel).namelist()
-    assert "backup_constructs/strategy.py" in names and "lambdas/__init__.py" in names
-    assert "lambdas/requirements.txt" in names
+    packaged = {n for n in names if n.startswith(tuple(f"{p}/" for p in _PACKAGED))}
+    tracked = {n for n in _source_files() if n.startswith(tuple(f"{p}/" for p in _PACKAGED))}
+    assert packaged == {n for n in tracked if n.endswith(".py")} | {"lambdas/requirements.txt"}
+    assert {"backup_constructs/backup/strategy.py", "lambdas/contract/settings.py"} <= packaged
     assert not any(n.startswith(("tests/", "stacks/", "examples/")) for n in names)
 
 
@@ -127,7 +151,8 @@ def test_an_outside_app_synthesizes_from_the_installed_wheel(installed: Installe
     }
     (asset,) = {f["Properties"]["Code"]["S3Key"].removesuffix(".zip") for f in functions}
     bundled = workdir / "cdk.out" / f"asset.{asset}" / "lambdas"
-    assert (bundled / "handlers.py").read_bytes() == (site / "lambdas" / "handlers.py").read_bytes()
+    handlers = Path("config_backup") / "handlers.py"
+    assert (bundled / handlers).read_bytes() == (site / "lambdas" / handlers).read_bytes()
     (db,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBInstance"]
     assert db["Properties"]["BackupRetentionPeriod"] == 7  # raised by the aspect from 1
     assert db["Properties"]["MultiAZ"] is True
