@@ -198,8 +198,8 @@ def bench_tests() -> list[Row]:
     rows = []
     for name, extra, target, limit in (
         ("whole suite", [], "", None),
-        ("suite without tests/test_install.py", ["--ignore", "tests/test_install.py"], "≤ 120 s", 120.0),
-        ("tests/test_install.py alone", ["tests/test_install.py"], "", None),
+        ("suite without the install tests", ["-m", "not install"], "≤ 120 s", 120.0),
+        ("the install tests alone", ["-m", "install"], "", None),
     ):
         log(f"pytest: {name}")
         t = timed_subprocess([*base, *extra])
@@ -706,7 +706,7 @@ SETUP_NOTES = """\
   run (`bench/worker.py`); its time is the operation only (boto3/kube clients created and a connection to
   each server opened first, as in a warm Lambda). kubectl times are the whole kubectl process (start-up and
   discovery included, discovery cache warm after the warm-up). The fake Kubernetes API server
-  (`tests/k8s_apiserver.py`) runs in threads of the harness process and moto in its own process
+  (`tests/support/k8s_apiserver.py`) runs in threads of the harness process and moto in its own process
   (`moto_server`), so neither shares a GIL with the code under test; all of them share the machine's cores.
   The fake server's own cost (JSON encoding, deep copies, a sort of its whole store on every LIST page) is in
   every number, kubectl's and the floor's included.
