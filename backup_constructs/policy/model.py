@@ -187,9 +187,15 @@ class ConfigBackupSpec:
     on_deploy: bool = True
     schedule: str = "cron(0 */6 * * ? *)"
     refresh_interval_days: int = 7
+    # Optional: the worst configuration RPO (either scope, either kind of change) the synth accepts.
+    rpo_target_minutes: int | None = None
 
     def __post_init__(self) -> None:
         _check_range("config_backup.retention_days", self.retention_days, 1, 36500, "configuration backups")
+        if self.rpo_target_minutes is not None:
+            _check_range(
+                "config_backup.rpo_target_minutes", self.rpo_target_minutes, 1, 7 * 1440, "an RPO target", "minutes"
+            )
         try:
             CronSchedule.parse(self.schedule)
         except CronError as err:
@@ -234,6 +240,75 @@ class RestoreTestSpec:
             _fail("restore_testing.instance_class", self.instance_class, "expected an RDS class like db.t4g.medium")
         _check_range("restore_testing.report_retention_days", self.report_retention_days, 1, 36500, "reports")
         check_unique(self.checks)
+
+
+class RegionLossMechanism(StrEnum):
+    """How a resource type's data reaches the DR region, which sets what losing the primary costs."""
+
+    REPLICA = "replica"
+    """A cross-Region read replica (RDS): asynchronous streaming, data loss = its replica lag."""
+    BACKUP_REPLICATION = "backup-replication"
+    """RDS cross-Region automated backups replication: point-in-time recovery in the DR region."""
+    COPIES = "copies"
+    """AWS Backup cross-Region copies: data loss up to the largest gap between copied backups."""
+
+
+# What each mechanism can serve (AWS Backup copies serve every type AWS Backup protects).
+REGION_LOSS_SUPPORT: Mapping[RegionLossMechanism, frozenset[ResourceType]] = {
+    RegionLossMechanism.REPLICA: frozenset({ResourceType.RDS}),
+    RegionLossMechanism.BACKUP_REPLICATION: frozenset({ResourceType.RDS}),
+    RegionLossMechanism.COPIES: frozenset(ResourceType),
+}
+
+
+@dataclass(frozen=True)
+class RegionLossChoice:
+    """The mechanism that carries one resource type's data to the DR region."""
+
+    resource_type: ResourceType
+    mechanism: RegionLossMechanism
+
+
+@dataclass(frozen=True)
+class RegionLossSpec:
+    """The guide's DR targets for the loss of the primary region (maxima, like the in-region ones)
+    and, per protected resource type, the mechanism behind them (types not named use ``copies``).
+    A target of ``None`` is reported but not held: set it only where the region-loss gap is accepted."""
+
+    rpo_target_minutes: int | None = 15
+    rto_target_minutes: int | None = 60
+    mechanisms: tuple[RegionLossChoice, ...] = (RegionLossChoice(ResourceType.RDS, RegionLossMechanism.REPLICA),)
+
+    def __post_init__(self) -> None:
+        for name in ("rpo_target_minutes", "rto_target_minutes"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_range(f"region_loss.{name}", value, 1, 7 * 1440, "a region-loss target", "minutes")
+        seen: set[ResourceType] = set()
+        for index, choice in enumerate(self.mechanisms):
+            where = f"region_loss.mechanisms[{index}]"
+            if choice.resource_type in seen:
+                _fail(f"{where}.resource_type", choice.resource_type.value, "each resource type once")
+            seen.add(choice.resource_type)
+            if choice.resource_type not in REGION_LOSS_SUPPORT[choice.mechanism]:
+                allowed = ", ".join(
+                    m.value for m, types in REGION_LOSS_SUPPORT.items() if choice.resource_type in types
+                )
+                _fail(
+                    f"{where}.mechanism",
+                    choice.mechanism.value,
+                    f"allowed for {choice.resource_type.value}: {allowed}",
+                )
+
+    def mechanism_for(self, resource_type: ResourceType) -> RegionLossMechanism:
+        for choice in self.mechanisms:
+            if choice.resource_type is resource_type:
+                return choice.mechanism
+        return RegionLossMechanism.COPIES
+
+    def index_of(self, resource_type: ResourceType) -> int | None:
+        """Where ``resource_type``'s choice stands in ``mechanisms`` (for messages), if it does."""
+        return next((i for i, c in enumerate(self.mechanisms) if c.resource_type is resource_type), None)
 
 
 @dataclass(frozen=True)
@@ -294,6 +369,7 @@ class BackupPolicy:
     selection_tag: SelectionTag = field(default_factory=SelectionTag)
     protected_resource_types: tuple[ResourceType, ...] = (ResourceType.RDS,)
     restore_testing: RestoreTestSpec = field(default_factory=RestoreTestSpec)
+    region_loss: RegionLossSpec | None = None
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.environment):
@@ -337,6 +413,47 @@ class BackupPolicy:
             self._check_vault_lock(self.vault_lock)
         if self.restore_testing.drill_schedule is not None and self.dr_region is None:
             _fail("restore_testing.drill_schedule", self.restore_testing.drill_schedule, "DR drills need dr_region")
+        if self.region_loss is not None:
+            if self.dr_region is None:
+                _fail("region_loss", "set", "region-loss targets need dr_region (or remove region_loss)")
+            for index, choice in enumerate(self.region_loss.mechanisms):
+                if choice.resource_type not in self.protected_resource_types:
+                    _fail(
+                        f"region_loss.mechanisms[{index}].resource_type",
+                        choice.resource_type.value,
+                        "allowed: the protected resource types "
+                        f"({', '.join(t.value for t in self.protected_resource_types)})",
+                    )
+            uses_backup_replication = any(
+                c.mechanism is RegionLossMechanism.BACKUP_REPLICATION for c in self.region_loss.mechanisms
+            )
+            if uses_backup_replication and self.continuous_rules:
+                index = next(
+                    i
+                    for i, c in enumerate(self.region_loss.mechanisms)
+                    if c.mechanism is RegionLossMechanism.BACKUP_REPLICATION
+                )
+                _fail(
+                    f"region_loss.mechanisms[{index}].mechanism",
+                    RegionLossMechanism.BACKUP_REPLICATION.value,
+                    "RDS cross-Region automated backups replication is not used while an AWS Backup continuous "
+                    f"rule ({self.continuous_rules[0].name}) manages the instance's automated backups; "
+                    "allowed here: replica, copies",
+                )
+
+    def region_loss_mechanism(self, resource_type: ResourceType) -> RegionLossMechanism | None:
+        """The mechanism carrying ``resource_type`` to the DR region (``copies`` unless the region-loss
+        part names another); ``None`` without a DR region."""
+        if self.dr_region is None:
+            return None
+        if self.region_loss is None:
+            return RegionLossMechanism.COPIES
+        return self.region_loss.mechanism_for(resource_type)
+
+    @property
+    def wants_replica(self) -> bool:
+        """Whether the database gets a cross-Region read replica."""
+        return self.region_loss_mechanism(ResourceType.RDS) is RegionLossMechanism.REPLICA
 
     def _check_vault_lock(self, lock: VaultLock) -> None:
         retentions = [(r.retention_days, f"rules[{r.name}].retention_days") for r in self.rules]
@@ -482,12 +599,16 @@ __all__ = [
     "CLOUDWATCH_METRIC_RETENTION_MONTHS",
     "DEFAULT_ECOMMERCE_CHECKS",
     "PITR_RPO_MINUTES",
+    "REGION_LOSS_SUPPORT",
     "BackupPolicy",
     "BackupRule",
     "ConfigBackupSpec",
     "DatabaseBackupSpec",
     "IntegrityCheck",
     "PolicyError",
+    "RegionLossChoice",
+    "RegionLossMechanism",
+    "RegionLossSpec",
     "ResourceType",
     "RestoreTestSpec",
     "SelectionTag",

@@ -13,6 +13,9 @@ from backup_constructs.policy import (
     ConfigBackupSpec,
     DatabaseBackupSpec,
     PolicyError,
+    RegionLossChoice,
+    RegionLossMechanism,
+    RegionLossSpec,
     ResourceType,
     VaultLock,
     VaultLockMode,
@@ -132,6 +135,24 @@ def test_invalid_part_values_name_field_value_and_rule(make: Any, field: str, al
         ({"vault_lock": VaultLock(min_retention_days=8)}, "vault_lock.min_retention_days", "shortest retention"),
         ({"vault_lock": VaultLock(max_retention_days=10)}, "vault_lock.max_retention_days", "longest retention"),
         ({"dr_region": None}, "rules[daily-full].copy_to_dr", "needs dr_region"),
+        (
+            {
+                "region_loss": RegionLossSpec(
+                    mechanisms=(RegionLossChoice(ResourceType.EFS, RegionLossMechanism.COPIES),)
+                )
+            },
+            "region_loss.mechanisms[0].resource_type",
+            "allowed: the protected resource types (RDS)",
+        ),
+        (
+            {
+                "region_loss": RegionLossSpec(
+                    mechanisms=(RegionLossChoice(ResourceType.RDS, RegionLossMechanism.BACKUP_REPLICATION),)
+                )
+            },
+            "region_loss.mechanisms[0].mechanism",
+            "continuous rule (transaction-log) manages the instance's automated backups; allowed here: replica, copies",
+        ),
     ],
 )
 def test_invalid_policy_values_name_field_value_and_rule(changes: dict[str, Any], field: str, allowed: str) -> None:
@@ -216,3 +237,51 @@ def test_from_context_rejects_bad_overrides_by_path(overrides: dict[str, Any], m
 def test_unknown_preset_is_rejected() -> None:
     with pytest.raises(PolicyError, match="preset: got 'prod'; allowed: production, staging"):
         BackupPolicy.preset("prod")
+
+
+def test_region_loss_targets_need_a_dr_region() -> None:
+    with pytest.raises(PolicyError) as err:
+        dataclasses.replace(BackupPolicy.staging(), region_loss=RegionLossSpec())
+    assert str(err.value) == "region_loss: got 'set'; region-loss targets need dr_region (or remove region_loss)"
+
+
+def test_region_loss_from_context_overrides_the_preset() -> None:
+    policy = BackupPolicy.from_context(
+        {"regionLoss": {"rpoTargetMinutes": 1560, "mechanisms": [{"resourceType": "RDS", "mechanism": "copies"}]}}
+    )
+    assert policy.region_loss is not None
+    assert policy.region_loss.rpo_target_minutes == 1560 and policy.region_loss.rto_target_minutes == 60
+    assert policy.region_loss_mechanism(ResourceType.RDS) is RegionLossMechanism.COPIES
+    assert not policy.wants_replica
+    with pytest.raises(PolicyError) as err:
+        BackupPolicy.from_context({"regionLoss": {"mechanisms": [{"resourceType": "RDS", "mechanism": "mirror"}]}})
+    assert str(err.value).startswith("policy.regionLoss.mechanisms[0].mechanism: got 'mirror'; allowed: replica")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "allowed"),
+    [
+        (
+            {"mechanisms": (RegionLossChoice(ResourceType.RDS, RegionLossMechanism.COPIES),) * 2},
+            "region_loss.mechanisms[1].resource_type",
+            "each resource type once",
+        ),
+        ({"rpo_target_minutes": 0}, "region_loss.rpo_target_minutes", "whole minutes from 1"),
+        ({"rto_target_minutes": 20000}, "region_loss.rto_target_minutes", "whole minutes from 1 to 10080"),
+        (
+            {"mechanisms": (RegionLossChoice(ResourceType.EBS, RegionLossMechanism.REPLICA),)},
+            "region_loss.mechanisms[0].mechanism",
+            "allowed for EBS: copies",
+        ),
+    ],
+)
+def test_invalid_region_loss_values_name_field_value_and_rule(kwargs: dict[str, Any], field: str, allowed: str) -> None:
+    with pytest.raises(PolicyError) as err:
+        RegionLossSpec(**kwargs)
+    assert str(err.value).startswith(f"{field}: got ")
+    assert allowed in str(err.value)
+
+
+def test_a_configuration_rpo_target_is_a_whole_number_of_minutes() -> None:
+    with pytest.raises(PolicyError, match=r"^config_backup.rpo_target_minutes: got 0; .*whole minutes from 1"):
+        ConfigBackupSpec(rpo_target_minutes=0)
