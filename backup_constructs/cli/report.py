@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 from backup_constructs.policy import CLOUDWATCH_METRIC_RETENTION_MONTHS, BackupPolicy
 from backup_constructs.policy.cron import CronSchedule, max_gap_minutes
-from backup_constructs.policy.rpo import achieved_dr_rpo, achieved_rpo, format_minutes
+from backup_constructs.policy.rpo import (
+    RpoAssessment,
+    achieved_dr_rpo,
+    achieved_rpo,
+    config_rpo,
+    format_minutes,
+    rto_paths,
+)
 
 FORMATS = ("markdown", "text")
 
@@ -81,20 +88,21 @@ def strategy_tables(policy: BackupPolicy) -> list[Table]:
     rpo_rows = []
     for resource_type in policy.protected_resource_types:
         achieved = achieved_rpo(policy, resource_type)
+        rpo_rows.append(_rpo_row("in-region", achieved))
         dr = achieved_dr_rpo(policy, resource_type)
-        rpo_rows.append(
-            (
-                resource_type.value,
-                format_minutes(achieved.worst_case_minutes),
-                format_minutes(policy.rpo_target_minutes),
-                "meets" if achieved.meets_target else "MISSES",
-                achieved.mechanism,
-                format_minutes(dr.worst_case_minutes) if dr else "-",
-            )
-        )
+        if dr is not None:
+            rpo_rows.append(_rpo_row("region loss", dr))
+    config_rows = tuple((c.scope, c.change, format_minutes(c.worst_case_minutes), c.how) for c in config_rpo(policy))
     spec = policy.restore_testing
     rto_rows = (
-        ("target", f"< {format_minutes(policy.rto_target_minutes)}"),
+        *(
+            (
+                f"{path.scope} target",
+                (f"< {format_minutes(path.target_minutes)}" if path.target_minutes else "not held")
+                + f": {path.steps}; measured by {path.measured_by}",
+            )
+            for path in rto_paths(policy)
+        ),
         (
             "monthly restore test",
             f"{_frequency(spec.schedule)} ({spec.schedule}): latest recovery point within {spec.selection_window_days} "
@@ -102,8 +110,14 @@ def strategy_tables(policy: BackupPolicy) -> list[Table]:
         ),
         (
             "quarterly DR drill",
-            f"{_frequency(spec.drill_schedule)} ({spec.drill_schedule}): newest copy in {policy.dr_region} "
-            "restored, data validated; fails on failed checks or above the RTO"
+            f"{_frequency(spec.drill_schedule)} ({spec.drill_schedule}): "
+            + (
+                f"a snapshot of the read replica in {policy.dr_region} restored as a new instance"
+                if policy.wants_replica
+                else f"the newest copy in {policy.dr_region} restored"
+            )
+            + ", data validated, region-loss RPO (newest heartbeat) and RTO recorded; fails on failed checks "
+            "or above a target"
             if spec.drill_schedule
             else "not configured",
         ),
@@ -115,9 +129,14 @@ def strategy_tables(policy: BackupPolicy) -> list[Table]:
         Table(f"Database ({env})", ("setting", "value"), database_rows),
         Table(f"Logs, metrics and reports ({env})", ("data", "kept"), retention_rows),
         Table(
-            f"RPO per protected resource type ({env})",
-            ("resource", "achieved", "target", "verdict", "how", "after region loss"),
+            f"RPO per protected resource type, in-region and after losing the primary region ({env})",
+            ("resource", "scope", "achieved", "target", "verdict", "how"),
             tuple(rpo_rows),
+        ),
+        Table(
+            f"Configuration RPO ({env})",
+            ("scope", "change", "worst case", "how"),
+            config_rows,
         ),
         Table(f"RTO and how it is proven ({env})", ("item", "value"), rto_rows),
     ]
@@ -144,6 +163,17 @@ def _text(table: Table) -> list[str]:
         *map(row, table.rows),
         "",
     ]
+
+
+def _rpo_row(scope: str, a: RpoAssessment) -> tuple[str, ...]:
+    return (
+        a.resource_type.value,
+        scope,
+        format_minutes(a.worst_case_minutes),
+        format_minutes(a.target_minutes) if a.target_minutes is not None else "not held",
+        "meets" if a.meets_target else "MISSES",
+        a.mechanism,
+    )
 
 
 def render_report(policies: Sequence[BackupPolicy], fmt: str = "markdown") -> str:

@@ -186,6 +186,8 @@ def _describe(rules: list[BackupRule]) -> str:
 
 
 def format_minutes(minutes: int) -> str:
+    if minutes == 0:
+        return "0 min"
     if minutes % DAY_MINUTES == 0:
         days = minutes // DAY_MINUTES
         return f"{days} d"

@@ -23,8 +23,13 @@ def test_summary_reports_each_environment_what_was_built_and_the_achieved_rpo(
         assert stack in out
     assert "daily-full           snapshot           every 1 d   kept 30 d, copy to us-west-2 kept 30 d" in out
     assert "transaction-log      continuous (PITR)" in out
-    assert "RDS        5 min meets target  via AWS Backup continuous backup (PITR, 7 d)" in out
-    assert "RDS        5 min meets target  via RDS automated backups (PITR, 30 d)" in out
+    assert "RDS      in-region              5 min (target 15 min) meets  via AWS Backup continuous backup" in out
+    assert (
+        "RDS      losing us-east-1       1 min (target 15 min) meets  via cross-Region read replica in us-west-2" in out
+    )
+    assert "RDS      in-region              5 min (target 15 min) meets  via RDS automated backups (PITR, 30 d)" in out
+    assert "region loss  target 1 h: promote the read replica in us-west-2" in out
+    assert "region loss  through a deploy   15 min  exported by the deploy + replication to us-west-2" in out
     assert "logs: kept 30 d; metrics: 15 months" in out
     assert "window 02:00-04:00 UTC, retention 30 d, PITR 7 d, Multi-AZ on" in out
 

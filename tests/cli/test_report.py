@@ -38,10 +38,23 @@ def test_report_reproduces_the_guides_tables() -> None:
         "| configuration | on every deploy + every 6 h | 90 days |",
         "| backup window (UTC) | 02:00-04:00 |",
         "| logs (CloudWatch Logs) | 30 days |",
-        "| RDS | 5 min | 15 min | meets | RDS automated backups (PITR, 30 d) | - |",
-        "| target | < 1 h |",
+        "| RDS | in-region | 5 min | 15 min | meets | RDS automated backups (PITR, 30 d) |",
+        "| RDS | in-region | 5 min | 15 min | meets | AWS Backup continuous backup (PITR, 7 d) |",
+        "| RDS | region loss | 1 min | 15 min | meets | cross-Region read replica in us-west-2",
+        "| in-region target | < 1 h: restore the newest recovery point",
+        "| region loss target | < 1 h: promote the read replica in us-west-2",
+        "| region loss | through a deploy | 15 min | exported by the deploy + replication to us-west-2",
     ):
         assert row in text, row
+
+
+def test_region_loss_relaxed_to_copies_shows_the_gap_and_the_restore_path() -> None:
+    copies = BackupPolicy.from_context(
+        {"regionLoss": {"rpoTargetMinutes": None, "mechanisms": [{"resourceType": "RDS", "mechanism": "copies"}]}}
+    )
+    text = render_report([copies], "markdown")
+    assert "| RDS | region loss | 25 h | not held | meets | copies in us-west-2" in text
+    assert "| region loss target | < 1 h: restore the newest copy in us-west-2 as a new instance" in text
 
 
 def test_a_policy_change_changes_the_report() -> None:
