@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsii
+
 from aws_cdk import (
     App,
     ArnFormat,
     AspectPriority,
     Aspects,
+    Duration,
     Environment,
     Fn,
     RemovalPolicy,
@@ -19,6 +22,7 @@ from aws_cdk import (
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -27,18 +31,28 @@ from constructs import Construct
 
 from backup_constructs.backup.strategy import BackupStrategy, DisasterRecoveryVault
 from backup_constructs.config_backup import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
-from backup_constructs.core.alarms import policy_alarm, vault_job_alarms
+from backup_constructs.config_backup.keys import DigestKeyReplica
+from backup_constructs.core.alarms import (
+    policy_alarm,
+    replica_lag_alarm,
+    replication_failure_alarm,
+    replication_latency_alarm,
+    vault_job_alarms,
+)
 from backup_constructs.core.keys import protect_keys, rotating_key
 from backup_constructs.core.logs import explicit_lambda_log_groups, logs_key, policy_log_group
 from backup_constructs.core.nag import acknowledge
 from backup_constructs.database.enforce import EnforceBackupPolicy, database_instance_backup_props
+from backup_constructs.database.replica import CrossRegionReadReplica
 from backup_constructs.monitoring.alerts import AlertTopic
 from backup_constructs.monitoring.construct import BackupMonitoring
 from backup_constructs.monitoring.vault_metrics import DR_VAULT_METRICS
 from backup_constructs.policy import BackupPolicy
 from backup_constructs.policy.environments import EnvironmentConfig
 from backup_constructs.policy.naming import config_dead_letter_queue_name, rds_instance_arn
+from backup_constructs.policy.rpo import S3_REPLICATION_TIME_MINUTES
 from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
+from backup_constructs.restore_testing.validation import POSTGRES_PORT
 
 DR_REGION_ALERTS = (
     "BackupJobFailed",
@@ -49,7 +63,21 @@ DR_REGION_ALERTS = (
     "KeyDeletionAttempt",
 )
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
+MASTER_USERNAME = "ecommerce_admin"
+DATABASE_INSTANCE_CLASS = ec2.InstanceType.of(ec2.InstanceClass.M7G, ec2.InstanceSize.LARGE)
 RDS_LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+@jsii.implements(ec2.IConnectable)
+class _Connectable:
+    """Connections of a target whose port is known at synth (CDK's database target uses a deploy-time port)."""
+
+    def __init__(self, connections: ec2.Connections) -> None:
+        self._connections = connections
+
+    @property
+    def connections(self) -> ec2.Connections:
+        return self._connections
 
 
 class ZonesWithoutLookupStack(Stack):
@@ -129,12 +157,33 @@ class DataStack(ZonesWithoutLookupStack):
             "Database",
             instance_identifier=identifier,
             engine=rds.DatabaseInstanceEngine.postgres(version=POSTGRES_VERSION),
-            instance_type=ec2.InstanceType.of(ec2.InstanceClass.M7G, ec2.InstanceSize.LARGE),
+            instance_type=DATABASE_INSTANCE_CLASS,
+            port=POSTGRES_PORT,
             vpc=self.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             security_groups=[self.db_security_group],
-            credentials=rds.Credentials.from_username("ecommerce_admin"),
-            manage_master_user_password=True,
+            # A secret of the stack's own, not the RDS-managed one: RDS refuses read replicas of a
+            # source whose master password it manages, and the DR region needs the credentials.
+            credentials=rds.Credentials.from_generated_secret(
+                MASTER_USERNAME,
+                encryption_key=self.db_kms_key,
+                secret_name=config.database_secret_name,
+                replica_regions=(
+                    [
+                        secretsmanager.ReplicaRegion(
+                            region=config.dr_region,
+                            encryption_key=kms.Key.from_key_arn(
+                                self,
+                                "DrDatabaseKey",
+                                f"arn:{self.partition}:kms:{config.dr_region}:{self.account}:"
+                                f"{config.dr_database_key_alias}",
+                            ),
+                        )
+                    ]
+                    if config.dr_region
+                    else None
+                ),
+            ),
             storage_encryption_key=self.db_kms_key,
             allocated_storage=100,
             max_allocated_storage=500,
@@ -147,6 +196,12 @@ class DataStack(ZonesWithoutLookupStack):
         )
         for group in db_log_groups:
             self.db_instance.node.add_dependency(group)
+        cfn_db = self.db_instance.node.default_child
+        assert isinstance(cfn_db, rds.CfnDBInstance)
+        # Explicit, so an instance deployed with an RDS-managed password is moved to the stack's secret.
+        cfn_db.manage_master_user_password = False
+        assert self.db_instance.secret is not None
+        self.db_secret = self.db_instance.secret
         tag = policy.selection_tag
         Tags.of(self.db_instance).add(tag.key, tag.value)
         acknowledge(
@@ -170,22 +225,48 @@ class DataStack(ZonesWithoutLookupStack):
                 ),
             ),
             database=self.db_instance,
-            database_secret=secretsmanager.Secret.from_secret_complete_arn(
-                self, "DatabaseSecret", self._master_secret_arn()
-            ),
+            database_secret=self.db_secret,
             vpc=self.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
         )
+        # Rotation (single user) by the Secrets Manager rotation function for PostgreSQL, in the
+        # isolated subnets: it reaches Secrets Manager through the VPC endpoint (private DNS) and
+        # the database on its fixed port.
+        endpoint = self.restore_testing.validation.endpoints.get("secretsmanager")
+        self.rotation_security_group = ec2.SecurityGroup(
+            self,
+            "RotationSecurityGroup",
+            vpc=self.vpc,
+            description="Master secret rotation: the database and Secrets Manager only",
+            allow_all_outbound=False,
+        )
+        self.rotation_security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Secrets Manager through the VPC endpoint"
+        )
+        self.rotation = secretsmanager.SecretRotation(
+            self,
+            "DatabaseRotation",
+            application=secretsmanager.SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+            secret=self.db_secret,
+            target=_Connectable(
+                ec2.Connections(security_groups=[self.db_security_group], default_port=ec2.Port.tcp(POSTGRES_PORT))
+            ),
+            vpc=self.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            endpoint=endpoint,
+            security_group=self.rotation_security_group,
+            automatically_after=Duration.days(30),
+        )
+        endpoint_group = self.restore_testing.validation.endpoint_security_group
+        if endpoint_group is not None:
+            endpoint_group.add_ingress_rule(
+                self.rotation_security_group, ec2.Port.tcp(443), "secret rotation to Secrets Manager"
+            )
         self.application_log_groups = [
             policy_log_group(self, f"AppLog{i}", policy=policy, log_group_name=name)
             for i, name in enumerate(config.application_log_groups)
         ]
         logs_key(self)
-
-    def _master_secret_arn(self) -> str:
-        cfn = self.db_instance.node.default_child
-        assert isinstance(cfn, rds.CfnDBInstance)
-        return cfn.attr_master_user_secret_secret_arn
 
 
 class BackupStack(Stack):
@@ -248,6 +329,7 @@ class MonitoringStack(Stack):
             database_identifiers=[identifier],
             protected_resource_arns=[rds_instance_arn(self.partition, config.region, config.account, identifier)],
             config_bucket_name=names.bucket(config.region) if k8s else None,
+            config_replica_bucket_name=names.replica_bucket if k8s and config.dr_region else None,
             config_cluster=k8s.cluster_name if k8s else None,
             config_namespaces=k8s.namespaces if k8s else (),
             config_export_function=(
@@ -279,11 +361,27 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
         self.dr_vault = DisasterRecoveryVault(
             self, "DrVault", policy=config.policy, exempt_principal_arns=config.break_glass_role_arns
         )
+        # The replica's storage and the replicated master secret, by alias (the data stack names it).
+        self.database_key = rotating_key(
+            self,
+            "DatabaseKey",
+            alias=config.dr_database_key_alias,
+            description=f"Encrypts the {config.database_identifier} read replica and master secret in the DR region",
+        )
+        k8s = config.kubernetes
         self.config_replica = (
             ConfigBackupReplica(
-                self, "ConfigReplica", policy=config.policy, decrypt_principal_arns=config.break_glass_role_arns
+                self,
+                "ConfigReplica",
+                policy=config.policy,
+                decrypt_principal_arns=config.break_glass_role_arns,
+                source_cluster_name=k8s.cluster_name if k8s.dr_cluster_name else None,
+                restore_cluster_name=k8s.dr_cluster_name,
+                namespaces=k8s.namespaces if k8s.dr_cluster_name else (),
+                drill_namespace=k8s.drill_namespace if k8s.dr_cluster_name else None,
+                restart_deployments=k8s.restart_deployments,
             )
-            if config.kubernetes
+            if k8s
             else None
         )
         # The DR region alerts on its own, so drills and copies are reported even with the primary down.
@@ -304,11 +402,24 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
                 vault_alarms, id_, metric, environment=config.name, action=self.alerts.action, **kwargs
             ),
         )
+        if self.config_replica is not None:
+            # S3 publishes the replication latency in the destination bucket's region: here.
+            names = self.config_replica.names
+            replication_latency_alarm(
+                names.bucket(config.region),
+                names.replica_bucket,
+                minutes=S3_REPLICATION_TIME_MINUTES,
+                alarm=lambda id_, metric, **kwargs: policy_alarm(
+                    vault_alarms, id_, metric, environment=config.name, action=self.alerts.action, **kwargs
+                ),
+            )
+        self.vpc: ec2.Vpc | None = None
+        if config.policy.restore_testing.drill_schedule or config.policy.wants_replica:
+            self.vpc = isolated_vpc(self, policy=config.policy)
         self.drill: DisasterRecoveryDrill | None = None
         if config.policy.restore_testing.drill_schedule:
-            self.vpc = isolated_vpc(self, policy=config.policy)
-            k8s = config.kubernetes
-            names = ConfigBackupNames.for_policy(self, config.policy)
+            assert self.vpc is not None
+            dr_restore = self.config_replica.restore_function if self.config_replica else None
             primary_db = rds_instance_arn(self.partition, config.region, config.account, database_identifier(config))
             self.drill = DisasterRecoveryDrill(
                 self,
@@ -317,10 +428,73 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
                 source_database_arn=primary_db,
                 vpc=self.vpc,
                 vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
-                config_restore_function_arn=names.restore_function_arn(self, config.region) if k8s else None,
-                source_namespace=k8s.namespaces[0] if k8s else None,
-                drill_namespace=k8s.drill_namespace if k8s else None,
+                # The configuration part restores into the DR cluster with the DR region's function.
+                config_restore_function_arn=dr_restore.function_arn if dr_restore else None,
+                source_namespace=k8s.namespaces[0] if dr_restore and k8s else None,
+                drill_namespace=k8s.drill_namespace if dr_restore and k8s else None,
                 alert_topic=self.alerts.topic,
+            )
+
+
+class DisasterRecoveryReplicaStack(ZonesWithoutLookupStack):
+    """The DR region's live copies, deployed after the primary's stacks they copy: the database's
+    cross-Region read replica (with its lag alarm) and the replica of the configuration backups'
+    multi-Region digest key."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: EnvironmentConfig,
+        base: DisasterRecoveryStack,
+        digest_primary_key: kms.IKey | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        policy = config.policy
+        self.replica: CrossRegionReadReplica | None = None
+        if policy.wants_replica:
+            assert base.vpc is not None and policy.region_loss is not None
+            self.replica = CrossRegionReadReplica(
+                self,
+                "Replica",
+                policy=policy,
+                source_instance_arn=config.database_arn(),
+                source_region=config.region,
+                instance_identifier=config.replica_identifier,
+                instance_class=f"db.{DATABASE_INSTANCE_CLASS.to_string()}",
+                vpc=base.vpc,
+                vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+                kms_key=base.database_key,
+                port=POSTGRES_PORT,
+                log_exports=RDS_LOG_EXPORTS,
+            )
+            Tags.of(self.replica).add(policy.selection_tag.key, f"{policy.selection_tag.value}-dr-replica")
+            rpo = policy.region_loss.rpo_target_minutes or policy.rpo_target_minutes
+            alarms = Construct(self, "Alarms")
+            replica_lag_alarm(
+                config.replica_identifier,
+                rpo_minutes=rpo,
+                alarm=lambda id_, metric, **kwargs: policy_alarm(
+                    alarms, id_, metric, environment=config.name, action=base.alerts.action, **kwargs
+                ),
+            )
+        self.digest_key: DigestKeyReplica | None = None
+        if digest_primary_key is not None and config.kubernetes is not None:
+            names = ConfigBackupNames.for_policy(self, policy)
+            role_arns = [
+                names.role_arn(self, names.export_role),
+                names.role_arn(self, names.restore_role),
+                *([names.role_arn(self, names.dr_restore_role)] if config.kubernetes.dr_cluster_name else []),
+                *config.break_glass_role_arns,
+            ]
+            self.digest_key = DigestKeyReplica(
+                self,
+                "DigestKey",
+                primary_key_arn=digest_primary_key.key_arn,
+                alias=names.region_digest_key_alias,
+                role_arns=role_arns,
             )
 
 
@@ -352,6 +526,8 @@ def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
         description=f"{config.name}: e-commerce database and log groups under the backup policy",
         **common,
     )
+    if dr_stack is not None:
+        data.add_stack_dependency(dr_stack, "the master secret replicates with the DR region's database key")
     backup_stack = BackupStack(
         app,
         config.stack_name("backup"),
@@ -364,6 +540,7 @@ def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
     if dr_stack is not None:
         backup_stack.add_stack_dependency(dr_stack, "copies go to the DR vault, which must exist first")
     stacks += [data, backup_stack]
+    config_stack: ConfigBackupStack | None = None
     if config.kubernetes:
         config_stack = ConfigBackupStack(
             app,
@@ -371,11 +548,30 @@ def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
             config=config,
             env=primary,
             description=f"{config.name}: Kubernetes ConfigMaps and Secrets backup and restore",
+            # The DR replica stack reads the multi-Region digest key's ARN from here.
+            cross_region_references=dr_stack is not None,
             **common,
         )
         if dr_stack is not None:
             config_stack.add_stack_dependency(dr_stack, "replication and the DR SOPS key live in the DR stack")
         stacks.append(config_stack)
+    if isinstance(dr_stack, DisasterRecoveryStack):
+        digest_key = config_stack.config_backup.region_digest_key if config_stack is not None else None
+        replica_stack = DisasterRecoveryReplicaStack(
+            app,
+            config.stack_name("dr-replica"),
+            config=config,
+            base=dr_stack,
+            digest_primary_key=digest_key,
+            env=Environment(account=config.account, region=config.dr_region),
+            description=f"{config.name}: read replica and digest key replica in the DR region {config.dr_region}",
+            cross_region_references=digest_key is not None,
+            **common,
+        )
+        replica_stack.add_stack_dependency(data, "the replica's source database must exist")
+        if config_stack is not None:
+            replica_stack.add_stack_dependency(config_stack, "the digest key's primary must exist")
+        stacks.append(replica_stack)
     stacks.append(
         MonitoringStack(
             app,

@@ -20,14 +20,22 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from backup_constructs.config_backup.keys import key_admin_statement, role_use_statement, sops_key
+from backup_constructs.config_backup.keys import (
+    acknowledge_hmac_key,
+    key_admin_statement,
+    region_digest_key,
+    role_use_statement,
+    sops_key,
+)
 from backup_constructs.config_backup.names import ConfigBackupNames
+from backup_constructs.core.alarms import S3_REPLICATION_RULE_ID
 from backup_constructs.core.buckets import access_log_bucket, access_logs_by_bucket_policy, protected_bucket
 from backup_constructs.core.functions import FunctionIds, ProjectFunction, attach_policy, outside_vpc, project_function
 from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
 from backup_constructs.core.statements import key_use_through, send_dead_letters, vpc_network_interfaces, write_own_logs
 from backup_constructs.policy import BackupPolicy, PolicyError
+from backup_constructs.policy.rpo import S3_REPLICATION_TIME_MINUTES
 from backup_constructs.policy.naming import (
     config_dead_letter_queue_name,
 )
@@ -125,17 +133,21 @@ class KubernetesConfigBackup(Construct):
             ),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        acknowledge(
-            self.digest_key,
-            "AwsSolutions::AwsSolutions-KMS5",
-            "KMS rotates only symmetric encryption keys; this HMAC key must also stay fixed so that the "
-            "digests of unchanged Secrets stay equal across backups.",
-        )
-        acknowledge(
-            self.digest_key,
-            "PCI.DSS.321::PCI.DSS.321-KMSBackingKeyRotationEnabled",
-            "KMS rotates only symmetric encryption keys; this HMAC key signs digests and encrypts nothing.",
-        )
+        acknowledge_hmac_key(self.digest_key)
+        # With a DR region, new digests use a multi-Region key whose replica verifies them there; the
+        # single-Region key above stays, for the backups it signed (KMS cannot make a key multi-Region).
+        self.region_digest_key: kms.Key | None = None
+        if policy.dr_region:
+            self.region_digest_key = region_digest_key(
+                self,
+                "RegionDigestKey",
+                alias=names.region_digest_key_alias,
+                role_arns=[export_arn, restore_arn],
+                description=f"Multi-Region HMAC key for the digests of {cluster_name}'s Secrets (replica in "
+                f"{policy.dr_region})",
+            )
+        current_digest_key = self.region_digest_key or self.digest_key
+        self.current_digest_key = current_digest_key
 
         self.access_logs = access_log_bucket(self, "AccessLogs")
         self.bucket = protected_bucket(
@@ -180,7 +192,7 @@ class KubernetesConfigBackup(Construct):
         export_env = ExportSettings.env(
             cluster=cluster_name,
             bucket=self.bucket.bucket_name,
-            digest_key_arn=self.digest_key.key_arn,
+            digest_key_arn=current_digest_key.key_arn,
             event_bus_name=DEFAULT_EVENT_BUS,
             event_source=CONFIG_BACKUP_SOURCE,
             namespaces=tuple(self.namespaces),
@@ -193,7 +205,8 @@ class KubernetesConfigBackup(Construct):
         restore_env = RestoreSettings.env(
             cluster=cluster_name,
             bucket=self.bucket.bucket_name,
-            digest_key_arn=self.digest_key.key_arn,
+            digest_key_arn=current_digest_key.key_arn,
+            previous_digest_key_arns=(self.digest_key.key_arn,) if self.region_digest_key else (),
             allowed_namespaces=(*self.namespaces, *([drill_namespace] if drill_namespace else [])),
             restart_deployments=tuple(restart_deployments),
         )
@@ -329,7 +342,9 @@ class KubernetesConfigBackup(Construct):
             iam.PolicyStatement(
                 sid="SopsRecipients", actions=["kms:Encrypt", "kms:DescribeKey"], resources=[self.sops_key.key_arn]
             ),
-            iam.PolicyStatement(sid="SecretDigests", actions=["kms:GenerateMac"], resources=[self.digest_key.key_arn]),
+            iam.PolicyStatement(
+                sid="SecretDigests", actions=["kms:GenerateMac"], resources=[self.current_digest_key.key_arn]
+            ),
             iam.PolicyStatement(
                 sid="AnnounceBackups",
                 actions=["events:PutEvents"],
@@ -370,7 +385,14 @@ class KubernetesConfigBackup(Construct):
             iam.PolicyStatement(sid="ReadBackups", actions=["s3:GetObject"], resources=[objects]),
             key_use_through("s3", stack, sid="DecryptAtRest", actions=["kms:Decrypt"], key_arn=self.data_key.key_arn),
             iam.PolicyStatement(sid="SopsDecrypt", actions=["kms:Decrypt"], resources=[self.sops_key.key_arn]),
-            iam.PolicyStatement(sid="SecretDigests", actions=["kms:GenerateMac"], resources=[self.digest_key.key_arn]),
+            iam.PolicyStatement(
+                sid="SecretDigests",
+                actions=["kms:GenerateMac"],
+                resources=[
+                    self.digest_key.key_arn,
+                    *([self.region_digest_key.key_arn] if self.region_digest_key else []),
+                ],
+            ),
         ]
         findings = []
         if in_vpc:
@@ -490,7 +512,7 @@ class KubernetesConfigBackup(Construct):
             role=role.role_arn,
             rules=[
                 s3.CfnBucket.ReplicationRuleProperty(
-                    id="to-dr-region",
+                    id=S3_REPLICATION_RULE_ID,
                     status="Enabled",
                     priority=1,
                     filter=s3.CfnBucket.ReplicationRuleFilterProperty(prefix=""),
@@ -502,6 +524,18 @@ class KubernetesConfigBackup(Construct):
                         bucket=replica_arn,
                         encryption_configuration=s3.CfnBucket.EncryptionConfigurationProperty(
                             replica_kms_key_id=names.dr_alias_arn(self, names.replica_key_alias)
+                        ),
+                        # Replication Time Control: 99.99 % of objects within 15 minutes, with the
+                        # replication metrics (latency in the DR region, failures here) it needs.
+                        replication_time=s3.CfnBucket.ReplicationTimeProperty(
+                            status="Enabled",
+                            time=s3.CfnBucket.ReplicationTimeValueProperty(minutes=S3_REPLICATION_TIME_MINUTES),
+                        ),
+                        metrics=s3.CfnBucket.MetricsProperty(
+                            status="Enabled",
+                            event_threshold=s3.CfnBucket.ReplicationTimeValueProperty(
+                                minutes=S3_REPLICATION_TIME_MINUTES
+                            ),
                         ),
                     ),
                 )

@@ -12,7 +12,9 @@ from backup_constructs.policy import BackupPolicy
 from backup_constructs.policy.naming import (
     config_bucket_name,
     config_digest_key_alias,
+    config_dr_restore_function_name,
     config_export_function_name,
+    config_region_digest_key_alias,
     config_restore_function_name,
     config_sops_key_alias,
     resource_prefix,
@@ -40,6 +42,15 @@ class ConfigBackupNames:
         return f"{self.prefix}-config-restore"
 
     @property
+    def dr_restore_role(self) -> str:
+        """The DR region's restore function's role (IAM role names are account-wide)."""
+        return f"{self.prefix}-config-restore-dr"
+
+    @property
+    def dr_restore_function(self) -> str:
+        return config_dr_restore_function_name(self.prefix)
+
+    @property
     def export_function(self) -> str:
         return config_export_function_name(self.prefix)
 
@@ -59,6 +70,10 @@ class ConfigBackupNames:
     @property
     def digest_key_alias(self) -> str:
         return config_digest_key_alias(self.prefix)
+
+    @property
+    def region_digest_key_alias(self) -> str:
+        return config_region_digest_key_alias(self.prefix)
 
     @property
     def replica_key_alias(self) -> str:

@@ -106,3 +106,71 @@ def vault_job_alarms(
         )
         for name in metric_names
     ]
+
+
+# Replication to the DR region (S3 Replication Time Control, RDS read replica) --------------------
+
+S3_REPLICATION_RULE_ID = "to-dr-region"
+
+
+def replication_metric(name: str, source_bucket: str, destination_bucket: str, statistic: str) -> cw.Metric:
+    """An ``AWS/S3`` replication metric of one rule (published with RTC's replication metrics)."""
+    return cw.Metric(
+        namespace="AWS/S3",
+        metric_name=name,
+        dimensions_map={
+            "SourceBucket": source_bucket,
+            "DestinationBucket": destination_bucket,
+            "RuleId": S3_REPLICATION_RULE_ID,
+        },
+        statistic=statistic,
+        period=Duration.minutes(5),
+    )
+
+
+def replication_latency_alarm(
+    source_bucket: str, destination_bucket: str, *, minutes: int, alarm: Callable[..., cw.Alarm]
+) -> cw.Alarm:
+    """``ReplicationLatency`` above the replication time (S3 publishes it in the destination's region);
+    no data means nothing was replicated (AWS: treat missing data as ignore)."""
+    return alarm(
+        "ConfigReplicationLatency",
+        replication_metric("ReplicationLatency", source_bucket, destination_bucket, "Maximum"),
+        threshold=minutes * 60,
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        description=f"configuration backups reach {destination_bucket} later than {minutes} min",
+        missing=cw.TreatMissingData.IGNORE,
+    )
+
+
+def replication_failure_alarm(
+    source_bucket: str, destination_bucket: str, *, alarm: Callable[..., cw.Alarm]
+) -> cw.Alarm:
+    """``OperationsFailedReplication`` (S3 publishes it in the source bucket's region)."""
+    return alarm(
+        "ConfigReplicationFailed",
+        replication_metric("OperationsFailedReplication", source_bucket, destination_bucket, "Sum"),
+        threshold=1,
+        description=f"configuration backups failed to replicate to {destination_bucket}",
+        missing=cw.TreatMissingData.NOT_BREACHING,
+    )
+
+
+def replica_lag_alarm(replica_identifier: str, *, rpo_minutes: int, alarm: Callable[..., cw.Alarm]) -> cw.Alarm:
+    """``ReplicaLag`` (seconds, measured on the replica, in its region) above the region-loss RPO; no
+    data breaches (a replica that reports nothing protects nothing)."""
+    return alarm(
+        "ReplicaLag",
+        cw.Metric(
+            namespace="AWS/RDS",
+            metric_name="ReplicaLag",
+            dimensions_map={"DBInstanceIdentifier": replica_identifier},
+            statistic="Maximum",
+            period=Duration.minutes(1),
+        ),
+        threshold=rpo_minutes * 60,
+        comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        description=f"{replica_identifier} lags its source by more than the region-loss RPO of {rpo_minutes} min "
+        "(or reports no lag)",
+        missing=cw.TreatMissingData.BREACHING,
+    )

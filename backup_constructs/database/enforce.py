@@ -11,16 +11,27 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import IConstruct
 
-from backup_constructs.policy import BackupPolicy
+from backup_constructs.policy import BackupPolicy, PolicyError
+
+_MANAGED_PASSWORD_REFUSAL = (
+    "manage_master_user_password: got True; the policy's region-loss mechanism for RDS is 'replica', and RDS "
+    "refuses a read replica of a source whose master password it manages in Secrets Manager; allowed: a secret "
+    "of the stack's own (rds.Credentials.from_generated_secret), or another region_loss mechanism"
+)
 
 
-def database_instance_backup_props(policy: BackupPolicy) -> dict[str, Any]:
+def database_instance_backup_props(policy: BackupPolicy, *, manage_master_user_password: bool = False) -> dict[str, Any]:
     """Keyword arguments that give a new ``rds.DatabaseInstance`` the policy's settings.
 
     Use as ``rds.DatabaseInstance(self, "Db", engine=..., vpc=..., **database_instance_backup_props(policy))``.
+    A policy whose region-loss mechanism is a read replica refuses ``manage_master_user_password``: RDS
+    creates no read replica of a source whose master password it manages in Secrets Manager.
     """
+    if manage_master_user_password and policy.wants_replica:
+        raise PolicyError(_MANAGED_PASSWORD_REFUSAL)
     db = policy.database
     return {
+        "manage_master_user_password": manage_master_user_password,
         "backup_retention": Duration.days(policy.rds_automated_backup_retention_days),
         "preferred_backup_window": db.backup_window,
         "preferred_maintenance_window": db.maintenance_window,
@@ -76,6 +87,8 @@ class EnforceBackupPolicy:
     def _instance(self, node: rds.CfnDBInstance) -> None:
         if node.source_db_instance_identifier is not None or node.db_cluster_identifier is not None:
             return  # read replica or cluster member: the source or the cluster carries the backups
+        if self.policy.wants_replica and node.manage_master_user_password is True:
+            Annotations.of(node).add_error(f"{node.node.path}: {_MANAGED_PASSWORD_REFUSAL}")
         if node.engine is not None and not Token.is_unresolved(node.engine) and node.engine.startswith("aurora"):
             return
         db = self.policy.database

@@ -15,7 +15,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from backup_constructs.core.alarms import policy_alarm, project_metric, restore_test_alarms, vault_job_alarms
+from backup_constructs.core.alarms import (
+    policy_alarm,
+    project_metric,
+    replication_failure_alarm,
+    restore_test_alarms,
+    vault_job_alarms,
+)
 from backup_constructs.core.buckets import access_logs_by_bucket_policy
 from backup_constructs.core.functions import FunctionIds, attach_policy, outside_vpc, project_function
 from backup_constructs.core.nag import acknowledge, nag_partition
@@ -72,6 +78,9 @@ class BackupMonitoring(Construct):
         Resources whose newest recovery point age is published and alarmed on. Default: none.
     config_bucket_name, config_cluster, config_namespaces:
         Kubernetes configuration backups to watch for freshness. Default: none.
+    config_replica_bucket_name:
+        The configuration backups' replica bucket in the DR region: alarms on failed replication
+        (published in this, the source, region). Default: none.
     config_export_function, config_dead_letter_queue:
         The export function and its dead-letter queue: errors and dead letters raise alerts.
         Default: none.
@@ -102,6 +111,7 @@ class BackupMonitoring(Construct):
         config_namespaces: Sequence[str] = (),
         config_export_function: lambda_.IFunction | None = None,
         config_dead_letter_queue: sqs.IQueue | None = None,
+        config_replica_bucket_name: str | None = None,
         alert_emails: Sequence[str] = (),
         alert_https_endpoints: Sequence[str] = (),
         exempt_principal_arns: Sequence[str] = (),
@@ -200,6 +210,9 @@ class BackupMonitoring(Construct):
                 description=f"{namespace} has no complete configuration backup",
                 missing=cw.TreatMissingData.NOT_BREACHING,
             )
+        if config_bucket_name and config_replica_bucket_name:
+            # S3 publishes failed replication in the source bucket's region: here.
+            replication_failure_alarm(config_bucket_name, config_replica_bucket_name, alarm=self._alarm)
         if config_export_function is not None:
             self._alarm(
                 "ConfigExportErrors",

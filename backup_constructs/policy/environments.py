@@ -37,7 +37,14 @@ _KEYS = {
 }
 _ALERT_KEYS = ("emails", "httpsEndpoints")
 _MONITORING_KEYS = ("enableConfigRecording", "metricArchive")
-_KUBERNETES_KEYS = ("clusterName", "namespaces", "restartDeployments", "drillNamespace", "includeHelmReleases")
+_KUBERNETES_KEYS = (
+    "clusterName",
+    "namespaces",
+    "restartDeployments",
+    "drillNamespace",
+    "includeHelmReleases",
+    "drClusterName",
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class KubernetesSettings:
     restart_deployments: tuple[str, ...] = ()
     drill_namespace: str | None = None
     include_helm_releases: bool = False
+    dr_cluster_name: str | None = None
+    """The cluster in the DR region that the drill and a failover restore the configuration into."""
 
     @classmethod
     def from_context(cls, raw: Any, where: str) -> KubernetesSettings:
@@ -74,9 +83,13 @@ class KubernetesSettings:
         helm = raw.get("includeHelmReleases", False)
         if not isinstance(helm, bool):
             _fail(f"{where}.includeHelmReleases", helm, "expected true or false")
-        return cls(cluster, lists["namespaces"], lists["restartDeployments"], drill, helm)
+        dr_cluster = raw.get("drClusterName")
+        if dr_cluster is not None and (not isinstance(dr_cluster, str) or not _CLUSTER_RE.match(dr_cluster)):
+            _fail(f"{where}.drClusterName", dr_cluster, "expected an EKS cluster name (1-100 letters, digits, - or _)")
+        return cls(cluster, lists["namespaces"], lists["restartDeployments"], drill, helm, dr_cluster)
 
 
+_CLUSTER_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
 _VAULT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_-]{2,50}$")
 
 
@@ -110,6 +123,25 @@ class EnvironmentConfig:
 
     def database_arn(self) -> str:
         return rds_instance_arn(partition_for(self.region), self.region, self.account, self.database_identifier)
+
+    @property
+    def replica_identifier(self) -> str:
+        """The cross-Region read replica's instance identifier (in the DR region)."""
+        return f"{self.database_identifier}-dr"
+
+    def replica_arn(self) -> str:
+        assert self.dr_region is not None
+        return rds_instance_arn(partition_for(self.region), self.dr_region, self.account, self.replica_identifier)
+
+    @property
+    def database_secret_name(self) -> str:
+        """The master secret's name (the same in the DR region, where Secrets Manager replicates it)."""
+        return f"ecommerce-{self.name}/database/master"
+
+    @property
+    def dr_database_key_alias(self) -> str:
+        """The DR region's key for the replica's storage and the replicated master secret."""
+        return f"alias/ecommerce-{self.name}-database-dr"
 
     @property
     def dr_region(self) -> str | None:
@@ -160,6 +192,14 @@ class EnvironmentConfig:
         kubernetes = (
             KubernetesSettings.from_context(raw["kubernetes"], f"{where}.kubernetes") if "kubernetes" in raw else None
         )
+        needs_dr_cluster = policy.restore_testing.drill_schedule is not None or policy.region_loss is not None
+        if kubernetes is not None and needs_dr_cluster and kubernetes.dr_cluster_name is None:
+            _fail(
+                f"{where}.kubernetes.drClusterName",
+                None,
+                "required when the policy has a DR drill or region-loss targets: the cluster in "
+                f"{policy.dr_region} that the drill and a failover restore the configuration into",
+            )
         alerts = _object(raw.get("alerts", {}), f"{where}.alerts", _ALERT_KEYS)
         emails, endpoints = (_strings(alerts.get(k, []), f"{where}.alerts.{k}") for k in _ALERT_KEYS)
         for email in emails:

@@ -416,14 +416,6 @@ class BackupPolicy:
         if self.region_loss is not None:
             if self.dr_region is None:
                 _fail("region_loss", "set", "region-loss targets need dr_region (or remove region_loss)")
-            for index, choice in enumerate(self.region_loss.mechanisms):
-                if choice.resource_type not in self.protected_resource_types:
-                    _fail(
-                        f"region_loss.mechanisms[{index}].resource_type",
-                        choice.resource_type.value,
-                        "allowed: the protected resource types "
-                        f"({', '.join(t.value for t in self.protected_resource_types)})",
-                    )
             uses_backup_replication = any(
                 c.mechanism is RegionLossMechanism.BACKUP_REPLICATION for c in self.region_loss.mechanisms
             )
@@ -436,9 +428,9 @@ class BackupPolicy:
                 _fail(
                     f"region_loss.mechanisms[{index}].mechanism",
                     RegionLossMechanism.BACKUP_REPLICATION.value,
-                    "RDS cross-Region automated backups replication is not used while an AWS Backup continuous "
-                    f"rule ({self.continuous_rules[0].name}) manages the instance's automated backups; "
-                    "allowed here: replica, copies",
+                    "AWS documents no combination of RDS cross-Region automated backups replication with an "
+                    f"AWS Backup continuous rule ({self.continuous_rules[0].name}) managing the instance's "
+                    "automated backups, so it is not used with one; allowed here: replica, copies",
                 )
 
     def region_loss_mechanism(self, resource_type: ResourceType) -> RegionLossMechanism | None:

@@ -47,6 +47,15 @@ def config_sops_key_alias(prefix: str) -> str:
     return f"alias/{prefix}-config-sops"
 
 
+def config_region_digest_key_alias(prefix: str) -> str:
+    """The multi-Region digest key's alias (the same name on the primary and on the DR replica)."""
+    return f"alias/{prefix}-config-digest-mr"
+
+
+def config_dr_restore_function_name(prefix: str) -> str:
+    return f"{prefix}-config-restore-dr"
+
+
 def partition_for(region: str) -> str:
     """The AWS partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``)."""
     if region.startswith("cn-"):

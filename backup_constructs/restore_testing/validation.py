@@ -92,6 +92,9 @@ class RestoreValidation(Construct):
         self.validator_security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs through the VPC endpoints"
         )
+        # Interface endpoints by service name (empty without create_vpc_endpoints).
+        self.endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
+        self.endpoint_security_group: ec2.SecurityGroup | None = None
         if create_vpc_endpoints:
             self._endpoints(vpc, vpc_subnets)
 
@@ -262,7 +265,7 @@ class RestoreValidation(Construct):
         return policy
 
     def _endpoints(self, vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> None:
-        endpoints = ec2.SecurityGroup(
+        self.endpoint_security_group = endpoints = ec2.SecurityGroup(
             self,
             "EndpointSecurityGroup",
             vpc=vpc,
@@ -271,7 +274,7 @@ class RestoreValidation(Construct):
         )
         endpoints.add_ingress_rule(self.validator_security_group, ec2.Port.tcp(443), "validator to AWS APIs")
         for name in VALIDATOR_ENDPOINTS:
-            vpc.add_interface_endpoint(
+            self.endpoints[name] = vpc.add_interface_endpoint(
                 f"{name.capitalize()}Endpoint",
                 service=ec2.InterfaceVpcEndpointAwsService(name),
                 subnets=subnets,

@@ -247,7 +247,7 @@ def restore_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
             )
     backup_id = str(event.get("backupId") or "") or None
     report = restore_namespace(
-        kube=kube_client(settings.cluster),
+        kube=kube_client(settings.kube_cluster),
         s3=aws_client("s3"),
         kms=_kms,
         settings=settings,

@@ -201,14 +201,19 @@ def load_verified_backup(
     chosen, manifest = _choose_backup(s3, settings, namespace, prefix, backup_id, at)
     contents = _download_checked(s3, settings.bucket, f"{prefix}{chosen}/", chosen, manifest)
     configmaps, secrets = _parse_files(contents, chosen, kms)
-    digest_key = namespace_digest_key(
-        kms,
-        settings.digest_key_arn,
-        cluster=str(manifest.get("cluster") or settings.cluster),
-        namespace=str(manifest.get("namespace") or namespace),
-    )
-    problems = verify_objects(manifest, configmaps, secrets, digest_key)
-    if problems:
+    cluster = str(manifest.get("cluster") or settings.cluster)
+    source = str(manifest.get("namespace") or namespace)
+    problems: list[str] = []
+    # The current key first; a backup taken before a key change verifies with the key of its time.
+    for index, key_arn in enumerate((settings.digest_key_arn, *settings.previous_digest_key_arns)):
+        digest_key = namespace_digest_key(kms, key_arn, cluster=cluster, namespace=source)
+        found = verify_objects(manifest, configmaps, secrets, digest_key)
+        if not found:
+            if index:
+                LOG.info("backup %s verified with a previous digest key", chosen)
+            break
+        problems = problems or found
+    else:
         raise BackupIntegrityError(f"backup {chosen}: objects do not match the manifest: " + "; ".join(problems))
     return VerifiedBackup(chosen, f"{prefix}{chosen}", configmaps, secrets)
 

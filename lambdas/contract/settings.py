@@ -177,16 +177,29 @@ class RestoreSettings(Settings):
     digest_key_arn: str = var("DIGEST_KMS_KEY")
     allowed_namespaces: tuple[str, ...] = var("ALLOWED_NAMESPACES", ())
     restart_deployments: tuple[str, ...] = var("RESTART_DEPLOYMENTS", ())
+    # Restores into another cluster than the one backed up (the DR region's); default: the same.
+    target_cluster: str | None = var("TARGET_CLUSTER_NAME", None)
+    # Keys that signed the digests of older backups (verification only, after a key change).
+    previous_digest_key_arns: tuple[str, ...] = var("PREVIOUS_DIGEST_KMS_KEYS", ())
     field_manager: str = FIELD_MANAGER
     max_workers: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_namespaces", tuple(self.allowed_namespaces))
         object.__setattr__(self, "restart_deployments", tuple(self.restart_deployments))
+        object.__setattr__(self, "previous_digest_key_arns", tuple(self.previous_digest_key_arns))
         _segment("cluster", self.cluster)
+        if self.target_cluster is not None:
+            _segment("target_cluster", self.target_cluster)
         if not self.bucket:
             raise SettingsError("bucket must not be empty")
-        kms_arn_region(self.digest_key_arn)
+        for arn in (self.digest_key_arn, *self.previous_digest_key_arns):
+            kms_arn_region(arn)
+
+    @property
+    def kube_cluster(self) -> str:
+        """The cluster restores are applied to."""
+        return self.target_cluster or self.cluster
 
 
 Kind = Literal["monthly", "drill"]

@@ -138,20 +138,12 @@ def test_invalid_part_values_name_field_value_and_rule(make: Any, field: str, al
         (
             {
                 "region_loss": RegionLossSpec(
-                    mechanisms=(RegionLossChoice(ResourceType.EFS, RegionLossMechanism.COPIES),)
-                )
-            },
-            "region_loss.mechanisms[0].resource_type",
-            "allowed: the protected resource types (RDS)",
-        ),
-        (
-            {
-                "region_loss": RegionLossSpec(
                     mechanisms=(RegionLossChoice(ResourceType.RDS, RegionLossMechanism.BACKUP_REPLICATION),)
                 )
             },
             "region_loss.mechanisms[0].mechanism",
-            "continuous rule (transaction-log) manages the instance's automated backups; allowed here: replica, copies",
+            "continuous rule (transaction-log) managing the instance's automated backups, so it is not used with one; "
+            "allowed here: replica, copies",
         ),
     ],
 )

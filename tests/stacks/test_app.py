@@ -18,6 +18,7 @@ from backup_constructs.core.bundling import CACHE_ENV, cache_root
 from tests.conftest import ROOT, Synthesized, synth_app
 
 EXPECTED_STACKS = {
+    "ecommerce-production-dr-replica": "us-west-2",
     "ecommerce-production-backup-dr": "us-west-2",
     "ecommerce-production-data": "us-east-1",
     "ecommerce-production-backup": "us-east-1",
@@ -47,7 +48,7 @@ def test_database_is_multi_az_encrypted_tagged_and_exports_logs_to_explicit_grou
         assert props["MultiAZ"] is True and props["StorageEncrypted"] is True
         assert props["PreferredBackupWindow"] == "02:00-04:00"
         assert props["EnableIAMDatabaseAuthentication"] is True
-        assert props["ManageMasterUserPassword"] is True
+        assert props["ManageMasterUserPassword"] is False  # the stack's own secret (see test_region_loss)
         assert {"Key": "backup-policy", "Value": env} in props["Tags"]
         assert props["EnableCloudwatchLogsExports"] == ["postgresql", "upgrade"]
         groups = synthesized.resources(f"ecommerce-{env}-data", "AWS::Logs::LogGroup").values()
