@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import jsii
-
 from aws_cdk import (
     App,
     ArnFormat,
@@ -35,7 +34,6 @@ from backup_constructs.config_backup.keys import DigestKeyReplica
 from backup_constructs.core.alarms import (
     policy_alarm,
     replica_lag_alarm,
-    replication_failure_alarm,
     replication_latency_alarm,
     vault_job_alarms,
 )
@@ -43,13 +41,14 @@ from backup_constructs.core.keys import protect_keys, rotating_key
 from backup_constructs.core.logs import explicit_lambda_log_groups, logs_key, policy_log_group
 from backup_constructs.core.nag import acknowledge
 from backup_constructs.database.enforce import EnforceBackupPolicy, database_instance_backup_props
+from backup_constructs.database.heartbeat import DatabaseHeartbeat
 from backup_constructs.database.replica import CrossRegionReadReplica
 from backup_constructs.monitoring.alerts import AlertTopic
 from backup_constructs.monitoring.construct import BackupMonitoring
 from backup_constructs.monitoring.vault_metrics import DR_VAULT_METRICS
 from backup_constructs.policy import BackupPolicy
 from backup_constructs.policy.environments import EnvironmentConfig
-from backup_constructs.policy.naming import config_dead_letter_queue_name, rds_instance_arn
+from backup_constructs.policy.naming import config_dead_letter_queue_name, heartbeat_function_name, rds_instance_arn
 from backup_constructs.policy.rpo import S3_REPLICATION_TIME_MINUTES
 from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
 from backup_constructs.restore_testing.validation import POSTGRES_PORT
@@ -262,6 +261,18 @@ class DataStack(ZonesWithoutLookupStack):
             endpoint_group.add_ingress_rule(
                 self.rotation_security_group, ec2.Port.tcp(443), "secret rotation to Secrets Manager"
             )
+        self.heartbeat = DatabaseHeartbeat(
+            self,
+            "Heartbeat",
+            policy=policy,
+            instance=self.db_instance,
+            database_security_group=self.db_security_group,
+            database_name=config.database_name,
+            vpc=self.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            port=POSTGRES_PORT,
+            function_name=heartbeat_function_name(policy),
+        )
         self.application_log_groups = [
             policy_log_group(self, f"AppLog{i}", policy=policy, log_group_name=name)
             for i, name in enumerate(config.application_log_groups)
@@ -330,6 +341,7 @@ class MonitoringStack(Stack):
             protected_resource_arns=[rds_instance_arn(self.partition, config.region, config.account, identifier)],
             config_bucket_name=names.bucket(config.region) if k8s else None,
             config_replica_bucket_name=names.replica_bucket if k8s and config.dr_region else None,
+            heartbeat_function=lambda_.Function.from_function_name(self, "Heartbeat", heartbeat_function_name(policy)),
             config_cluster=k8s.cluster_name if k8s else None,
             config_namespaces=k8s.namespaces if k8s else (),
             config_export_function=(

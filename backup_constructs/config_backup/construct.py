@@ -35,10 +35,10 @@ from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
 from backup_constructs.core.statements import key_use_through, send_dead_letters, vpc_network_interfaces, write_own_logs
 from backup_constructs.policy import BackupPolicy, PolicyError
-from backup_constructs.policy.rpo import S3_REPLICATION_TIME_MINUTES
 from backup_constructs.policy.naming import (
     config_dead_letter_queue_name,
 )
+from backup_constructs.policy.rpo import S3_REPLICATION_TIME_MINUTES
 from lambdas.contract.events import CONFIG_BACKUP_SOURCE, DEPLOY_COMPLETED, DEPLOY_SOURCE
 from lambdas.contract.functions import CONFIG_EXPORT, CONFIG_RESTORE, FUNCTIONS, FunctionSpec
 from lambdas.contract.settings import DEFAULT_EVENT_BUS, ExportSettings, RestoreSettings

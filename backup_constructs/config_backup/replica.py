@@ -180,12 +180,17 @@ class ConfigBackupReplica(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{source_cluster}/*"]}},
             ),
             iam.PolicyStatement(
-                sid="ReadBackups", actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects(f"{source_cluster}/*")]
+                sid="ReadBackups",
+                actions=["s3:GetObject"],
+                resources=[self.bucket.arn_for_objects(f"{source_cluster}/*")],
             ),
             key_use_through("s3", stack, sid="DecryptAtRest", actions=["kms:Decrypt"], key_arn=self.data_key.key_arn),
             iam.PolicyStatement(sid="SopsDecrypt", actions=["kms:Decrypt"], resources=[self.sops_key.key_arn]),
             iam.PolicyStatement(
-                sid="SecretDigests", actions=["kms:GenerateMac"], resources=[digest_pattern], conditions=digest_condition
+                sid="SecretDigests",
+                actions=["kms:GenerateMac"],
+                resources=[digest_pattern],
+                conditions=digest_condition,
             ),
         ]
         policy_doc = attach_policy(self, "RestorePolicy", made, statements)

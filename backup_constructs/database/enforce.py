@@ -20,7 +20,9 @@ _MANAGED_PASSWORD_REFUSAL = (
 )
 
 
-def database_instance_backup_props(policy: BackupPolicy, *, manage_master_user_password: bool = False) -> dict[str, Any]:
+def database_instance_backup_props(
+    policy: BackupPolicy, *, manage_master_user_password: bool = False
+) -> dict[str, Any]:
     """Keyword arguments that give a new ``rds.DatabaseInstance`` the policy's settings.
 
     Use as ``rds.DatabaseInstance(self, "Db", engine=..., vpc=..., **database_instance_backup_props(policy))``.

@@ -63,8 +63,7 @@ class CrossRegionReadReplica(Construct):
         stack = Stack.of(self)
         if source_region == stack.region:
             raise PolicyError(
-                f"source_region: got {source_region!r}; a cross-Region replica lives in another region than "
-                "its source"
+                f"source_region: got {source_region!r}; a cross-Region replica lives in another region than its source"
             )
         if not instance_class.startswith("db."):
             raise PolicyError(f"instance_class: got {instance_class!r}; expected an RDS class like db.m7g.large")
@@ -94,9 +93,7 @@ class CrossRegionReadReplica(Construct):
             description=f"Read replica {instance_identifier}",
             allow_all_outbound=False,
         )
-        self.connections = ec2.Connections(
-            security_groups=[self.security_group], default_port=ec2.Port.tcp(port)
-        )
+        self.connections = ec2.Connections(security_groups=[self.security_group], default_port=ec2.Port.tcp(port))
         self.instance = rds.CfnDBInstance(
             self,
             "Instance",

@@ -78,6 +78,8 @@ class BackupMonitoring(Construct):
         Resources whose newest recovery point age is published and alarmed on. Default: none.
     config_bucket_name, config_cluster, config_namespaces:
         Kubernetes configuration backups to watch for freshness. Default: none.
+    heartbeat_function:
+        The database heartbeat writer: alarms when it fails. Default: none.
     config_replica_bucket_name:
         The configuration backups' replica bucket in the DR region: alarms on failed replication
         (published in this, the source, region). Default: none.
@@ -112,6 +114,7 @@ class BackupMonitoring(Construct):
         config_export_function: lambda_.IFunction | None = None,
         config_dead_letter_queue: sqs.IQueue | None = None,
         config_replica_bucket_name: str | None = None,
+        heartbeat_function: lambda_.IFunction | None = None,
         alert_emails: Sequence[str] = (),
         alert_https_endpoints: Sequence[str] = (),
         exempt_principal_arns: Sequence[str] = (),
@@ -213,6 +216,16 @@ class BackupMonitoring(Construct):
         if config_bucket_name and config_replica_bucket_name:
             # S3 publishes failed replication in the source bucket's region: here.
             replication_failure_alarm(config_bucket_name, config_replica_bucket_name, alarm=self._alarm)
+        if heartbeat_function is not None:
+            # Three failed beats in five minutes: the data-loss measurement has a gap.
+            self._alarm(
+                "HeartbeatErrors",
+                heartbeat_function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+                threshold=3,
+                description="The database heartbeat writer is failing: restored and replicated copies cannot "
+                "show their data loss",
+                missing=cw.TreatMissingData.NOT_BREACHING,
+            )
         if config_export_function is not None:
             self._alarm(
                 "ConfigExportErrors",

@@ -23,6 +23,11 @@ def backup_role_name(policy: BackupPolicy) -> str:
     return f"{resource_prefix(policy)}-backup"
 
 
+def heartbeat_function_name(policy: BackupPolicy) -> str:
+    """The heartbeat writer (named, so the monitoring stack alarms on its errors)."""
+    return f"{resource_prefix(policy)}-heartbeat"
+
+
 def config_bucket_name(prefix: str, account: str, region: str) -> str:
     return f"{prefix}-config-{account}-{region}"
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from lambdas.contract.errors import PolicyError, fail
+from lambdas.contract.layout import HEARTBEAT_COLUMN, HEARTBEAT_TABLE
 
 CHECK_KINDS: Final = ("table_exists", "min_rows", "no_orphans", "fresh_writes", "checksum")
 # snake_case field -> camelCase JSON key, per kind: (required, optional).
@@ -210,6 +211,8 @@ DEFAULT_ECOMMERCE_CHECKS: Final = (
     ),
     IntegrityCheck("items-have-orders", "no_orphans", table="order_items", column="order_id", parent_table="orders"),
     IntegrityCheck("orders-fresh", "fresh_writes", table="orders", column="created_at"),
+    # The heartbeat writes a row a minute whatever the traffic: the copy's data loss, measured.
+    IntegrityCheck("heartbeat-fresh", "fresh_writes", table=HEARTBEAT_TABLE, column=HEARTBEAT_COLUMN),
 )
 
 __all__ = [

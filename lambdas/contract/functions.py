@@ -13,6 +13,7 @@ from lambdas.contract.metrics import RPO_MONITOR, VALIDATOR
 from lambdas.contract.settings import (
     DrillSettings,
     ExportSettings,
+    HeartbeatSettings,
     MonitorSettings,
     RestoreSettings,
     Settings,
@@ -23,12 +24,14 @@ CONFIG_EXPORT: Final = "config-export"
 CONFIG_RESTORE: Final = "config-restore"
 DRILL_STARTER: Final = "drill-starter"
 SERVICE_LINKED_ROLE: Final = "service-linked-role"
+HEARTBEAT: Final = "heartbeat"
 
 __all__ = [
     "CONFIG_EXPORT",
     "CONFIG_RESTORE",
     "DRILL_STARTER",
     "FUNCTIONS",
+    "HEARTBEAT",
     "RPO_MONITOR",
     "SERVICE_LINKED_ROLE",
     "VALIDATOR",
@@ -56,5 +59,6 @@ FUNCTIONS: Final = {
         FunctionSpec(DRILL_STARTER, "lambdas.restore_testing.handlers.drill_start_handler", DrillSettings),
         FunctionSpec(RPO_MONITOR, "lambdas.rpo_monitor.handler.handler", MonitorSettings),
         FunctionSpec(SERVICE_LINKED_ROLE, "lambdas.service_linked_role.handler", None),
+        FunctionSpec(HEARTBEAT, "lambdas.heartbeat.handler.handler", HeartbeatSettings),
     )
 }

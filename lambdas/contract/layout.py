@@ -23,6 +23,11 @@ PENDING_DRILL_PREFIX: Final = f"{REPORT_PREFIX}/drill/pending/"
 
 # The read-only database user the validator connects as with IAM authentication.
 VALIDATOR_USER: Final = "backup_validator"
+# The heartbeat: a row a minute in a table of its own, so every copy of the database says how fresh it is.
+HEARTBEAT_USER: Final = "backup_heartbeat"
+HEARTBEAT_SCHEMA: Final = "backup_heartbeat"
+HEARTBEAT_TABLE: Final = f"{HEARTBEAT_SCHEMA}.beats"
+HEARTBEAT_COLUMN: Final = "beat_at"
 
 
 def backup_prefix(cluster: str, namespace: str) -> str:

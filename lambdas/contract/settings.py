@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Final, Literal, TypeVar, get_type_hints
 
 from lambdas.contract.errors import PolicyError
 from lambdas.contract.events import CONFIG_BACKUP_SOURCE, RESTORE_TEST_SOURCE
-from lambdas.contract.layout import VALIDATOR_USER
+from lambdas.contract.layout import HEARTBEAT_USER, VALIDATOR_USER
 from lambdas.contract.metrics import METRIC_NAMESPACE
 
 DEFAULT_EVENT_BUS: Final = "default"
@@ -203,6 +203,25 @@ class RestoreSettings(Settings):
 
 
 Kind = Literal["monthly", "drill"]
+
+
+@dataclass(frozen=True)
+class HeartbeatSettings(Settings):
+    """The heartbeat writer: which database it writes to, as which IAM-authenticated user."""
+
+    host: str = var("DB_HOST")
+    database: str = var("DATABASE_NAME")
+    port: int = var("DB_PORT", 5432)
+    user: str = var("DB_USER", HEARTBEAT_USER)
+    keep_days: int = var("KEEP_DAYS", 35)
+    ca_bundle: str | None = var("RDS_CA_BUNDLE", None)
+    connect_timeout_s: float = var("CONNECT_TIMEOUT_SECONDS", 10.0)
+
+    def __post_init__(self) -> None:
+        if not self.host or not self.database or not self.user:
+            raise SettingsError("host, database and user must not be empty")
+        if not 1 <= self.keep_days <= 3650:
+            raise SettingsError(f"keep_days must be from 1 to 3650, got {self.keep_days}")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@
 - :mod:`.handlers`: the Lambda entry points.
 """
 
+from lambdas.common.postgres import make_ssl_context
 from lambdas.contract.layout import pending_marker_key, report_key
 from lambdas.contract.settings import DrillSettings, ValidatorSettings
 from lambdas.restore_testing.connection import Checker, ConnectionTarget, Credentials
@@ -21,7 +22,6 @@ from lambdas.restore_testing.reports import (
 from lambdas.restore_testing.validation import (
     credential_candidates,
     integrity_checker,
-    make_ssl_context,
     validate_restore_job,
 )
 

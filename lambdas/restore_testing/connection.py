@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lambdas.common.postgres import Credentials
 
-@dataclass(frozen=True)
-class Credentials:
-    """One way to log in; ``label`` (e.g. "iam", "secret:AWSPREVIOUS") is all that is ever reported."""
-
-    label: str
-    username: str
-    password: str = field(repr=False)
+__all__ = ["Checker", "ConnectionTarget", "Credentials"]
 
 
 @dataclass(frozen=True)

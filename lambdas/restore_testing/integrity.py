@@ -15,18 +15,21 @@ and values passed as bind parameters. Pure Python plus ``pg8000``.
 from __future__ import annotations
 
 import contextlib
-import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Final
 
-import pg8000.exceptions
-import pg8000.native
-
+from lambdas.common.postgres import (
+    Connection,
+    Credentials,
+    connect,
+    connect_first,
+    error_message,
+)
+from lambdas.common.postgres import DatabaseConnectionError as ValidatorConnectionError
 from lambdas.contract.checks import DEFAULT_ECOMMERCE_CHECKS, IntegrityCheck, parse_checks, read_only_query
-from lambdas.restore_testing.connection import Credentials
 
 __all__ = [
     "DEFAULT_ECOMMERCE_CHECKS",
@@ -48,14 +51,6 @@ MAX_EXAMPLE_KEYS: Final = 5
 STATUS_MESSAGE_LIMIT: Final = 1000
 
 
-class Connection(Protocol):
-    """The part of ``pg8000.native.Connection`` the checks use."""
-
-    def run(self, sql: str, stream: Any = None, types: Any = None, **params: Any) -> Any: ...
-
-    def close(self) -> None: ...
-
-
 @dataclass(frozen=True)
 class CheckResult:
     name: str
@@ -65,17 +60,6 @@ class CheckResult:
     found: str
     message: str
     duration_ms: int
-
-
-class ValidatorConnectionError(Exception):
-    """Could not connect to the restored database. The message never contains a password."""
-
-    def __init__(self, message: str, *, attempts: Sequence[tuple[str, str]] = (), sqlstate: str | None = None) -> None:
-        super().__init__(message)
-        #: The server's SQLSTATE when the server refused the login (``None`` for network/TLS failures).
-        self.sqlstate = sqlstate
-        #: ``(label, reason)`` per credential tried by :func:`connect_first`.
-        self.attempts: list[tuple[str, str]] = list(attempts)
 
 
 # --------------------------------------------------------------------------------------------------- running
@@ -92,26 +76,6 @@ class _CheckFailed(Exception):
     def __init__(self, expected: str, found: str, message: str) -> None:
         super().__init__(message)
         self.expected, self.found, self.message = expected, found, message
-
-
-def error_message(error: BaseException) -> str:
-    """The server's message (with SQLSTATE) for a ``pg8000`` DatabaseError, else ``str(error)``."""
-    if isinstance(error, pg8000.exceptions.DatabaseError) and error.args and isinstance(error.args[0], dict):
-        fields: dict[str, Any] = error.args[0]
-        message = str(fields.get("M", error))
-        code = fields.get("C")
-        detail = fields.get("D")
-        text = f"{message} (SQLSTATE {code})" if code else message
-        return f"{text}: {detail}" if detail else text
-    text = str(error) or type(error).__name__
-    return f"{type(error).__name__}: {text}" if isinstance(error, OSError | ssl.SSLError) else text
-
-
-def _sqlstate(error: BaseException) -> str | None:
-    if isinstance(error, pg8000.exceptions.DatabaseError) and error.args and isinstance(error.args[0], dict):
-        code = error.args[0].get("C")
-        return str(code) if code else None
-    return None
 
 
 def run_checks(
@@ -390,93 +354,3 @@ def summarize(results: Sequence[CheckResult]) -> tuple[bool, str]:
 
 def _clip(message: str) -> str:
     return message if len(message) <= STATUS_MESSAGE_LIMIT else message[: STATUS_MESSAGE_LIMIT - 1] + "…"
-
-
-# --------------------------------------------------------------------------------------------------- connecting
-
-
-def _scrub(text: str, password: str) -> str:
-    return text.replace(password, "***") if password else text
-
-
-def connect(
-    *,
-    host: str,
-    port: int,
-    database: str,
-    user: str,
-    password: str,
-    ssl_context: ssl.SSLContext,
-    timeout_s: float = 10,
-) -> Connection:
-    """Open a ``pg8000.native.Connection`` over verified TLS (``ssl_context``).
-
-    Raises :class:`ValidatorConnectionError` naming host, port, database, user and the reason, never the password.
-    (``pg8000`` treats a ``None`` context as unverified TLS, so one is required here.)
-    """
-    if not isinstance(ssl_context, ssl.SSLContext):
-        raise TypeError(f"ssl_context must be an ssl.SSLContext, got {type(ssl_context).__name__}")
-    try:
-        connection: Connection = pg8000.native.Connection(
-            user=user,
-            host=host,
-            port=port,
-            database=database,
-            password=password,
-            ssl_context=ssl_context,
-            timeout=timeout_s,
-            application_name="restore-validator",
-        )
-    except Exception as error:
-        reason = _scrub(error_message(error), password)
-        raise ValidatorConnectionError(
-            f"could not connect to {host}:{port} database {database!r} as {user!r}: {reason}",
-            sqlstate=_sqlstate(error),
-        ) from None
-    return connection
-
-
-def connect_first(
-    candidates: Sequence[Credentials],
-    *,
-    host: str,
-    port: int,
-    database: str,
-    ssl_context: ssl.SSLContext,
-    timeout_s: float = 10,
-) -> tuple[Connection, str]:
-    """Try ``candidates`` in order; return the first connection and the label of the credentials that worked.
-
-    Stops early when a failure did not come from the server (network, TLS): other credentials cannot help then.
-    """
-    if not candidates:
-        raise ValidatorConnectionError(f"no credentials to connect to {host}:{port} database {database!r}")
-    attempts: list[tuple[str, str]] = []
-    for candidate in candidates:
-        try:
-            connection = connect(
-                host=host,
-                port=port,
-                database=database,
-                user=candidate.username,
-                password=candidate.password,
-                ssl_context=ssl_context,
-                timeout_s=timeout_s,
-            )
-        except ValidatorConnectionError as error:
-            reason = str(error)
-            for other in candidates:  # never echo any candidate's secret
-                reason = _scrub(reason, other.password)
-            attempts.append((candidate.label, reason))
-            if error.sqlstate is None:
-                break
-            continue
-        return connection, candidate.label
-    tried = {label for label, _ in attempts}
-    skipped = [candidate.label for candidate in candidates if candidate.label not in tried]
-    listing = "; ".join(f"{label}: {reason}" for label, reason in attempts)
-    suffix = f"; not tried: {', '.join(skipped)}" if skipped else ""
-    raise ValidatorConnectionError(
-        f"none of the credentials ({', '.join(c.label for c in candidates)}) worked: {listing}{suffix}",
-        attempts=attempts,
-    )

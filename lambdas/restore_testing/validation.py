@@ -22,12 +22,12 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import ssl
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from lambdas.common.aws import error_code as _error_code
+from lambdas.common.postgres import make_ssl_context
 from lambdas.contract.events import RESTORE_JOB_STATE_CHANGE, RESTORE_TEST_DETAIL_TYPES
 from lambdas.contract.layout import pending_marker_key, report_key
 from lambdas.contract.metrics import (
@@ -56,26 +56,6 @@ from lambdas.restore_testing.reports import (
 )
 
 LOG = logging.getLogger(__name__)
-
-
-def make_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
-    """TLS for the restored instance.
-
-    With a CA bundle (the RDS CA PEM, RDS_CA_BUNDLE) the certificate and host name are verified. Without one
-    TLS is still required (IAM auth tokens are only accepted over TLS, and nothing goes over the wire in clear
-    text) but the certificate is not verified: the bundle is not part of the Lambda runtime, the restored
-    instance is reached inside the VPC at the endpoint RDS itself just returned, and what is checked is the
-    restored data, not the server's identity. Set RDS_CA_BUNDLE to verify.
-    """
-    if ca_bundle:
-        context = ssl.create_default_context(cafile=ca_bundle)
-        context.check_hostname = True
-        context.verify_mode = ssl.CERT_REQUIRED
-        return context
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 # --------------------------------------------------------------------------

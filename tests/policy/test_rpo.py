@@ -96,6 +96,7 @@ def test_backup_replication_is_reported_at_its_upper_bound_and_never_meets_15_mi
 
 def test_an_unnamed_type_is_refused_under_its_default_mechanism() -> None:
     policy = dataclasses.replace(PRODUCTION, protected_resource_types=(ResourceType.RDS, ResourceType.EBS))
+    assert policy.region_loss is not None
     strict = dataclasses.replace(policy, region_loss=dataclasses.replace(policy.region_loss, rpo_target_minutes=60))
     (finding,) = check_region_loss_targets(strict)  # EBS: copies of the hourly rule, 2 h
     assert finding.startswith("region_loss.mechanisms: got 'copies (the default for EBS)'; the region-loss RPO for EBS")
