@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from lambdas.common.aws import error_code as _error_code
-from lambdas.common.postgres import make_ssl_context
+from lambdas.common.postgres import DatabaseConnectionError, make_ssl_context
 from lambdas.contract.events import RESTORE_JOB_STATE_CHANGE, RESTORE_TEST_DETAIL_TYPES
 from lambdas.contract.layout import pending_marker_key, report_key
 from lambdas.contract.metrics import (
@@ -167,7 +167,7 @@ def check_outcome(raw: Any) -> CheckOutcome:
 
 
 def _is_connection_error(exc: BaseException) -> bool:
-    return type(exc).__name__ == "ValidatorConnectionError" or isinstance(exc, ConnectionError | TimeoutError)
+    return isinstance(exc, DatabaseConnectionError | ConnectionError | TimeoutError)
 
 
 # --------------------------------------------------------------------------

@@ -198,11 +198,13 @@ def _rds_db(action: str) -> Mapper:
 
 
 def _rds_connect(params: Mapping[str, Any], ctx: CallContext) -> list[Requirement]:
-    # The resource id of a restored copy is only known at run time ("db-ABC..."); any id is realistic.
+    # A deployed instance (found by its endpoint) has its resource id; a restored copy's is only
+    # known at run time ("db-ABC..."), where any id is realistic.
+    resource_id = ctx.deployment.instance_resource_id(str(params.get("DBHostname") or "")) or "db-RESTOREDCOPY"
     return [
         Requirement(
             "rds-db:connect",
-            f"arn:{PARTITION}:rds-db:{ctx.region}:{ctx.account}:dbuser:db-RESTOREDCOPY/{params['DBUsername']}",
+            f"arn:{PARTITION}:rds-db:{ctx.region}:{ctx.account}:dbuser:{resource_id}/{params['DBUsername']}",
         )
     ]
 

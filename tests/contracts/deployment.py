@@ -27,6 +27,7 @@ class StackModel:
     account: str
     region: str
     resources: dict[str, dict[str, Any]]
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
@@ -80,6 +81,11 @@ class Deployment:
             key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{stack.name}/{logical_id}"))
             arn = f"arn:{PARTITION}:kms:{region}:{account}:key/{key_id}"
             return key_id if attribute in (None, "KeyId") else arn
+        if kind == "AWS::KMS::ReplicaKey":
+            # A multi-Region replica has its primary's key id, in its own region.
+            primary = str(self.resolve(stack, props["PrimaryKeyArn"]))
+            key_id = primary.rsplit("/", 1)[-1]
+            return key_id if attribute in (None, "KeyId") else f"arn:{PARTITION}:kms:{region}:{account}:key/{key_id}"
         if kind == "AWS::KMS::Alias":
             return name("AliasName")
         if kind == "AWS::S3::Bucket":
@@ -118,6 +124,8 @@ class Deployment:
                 return f"arn:{PARTITION}:secretsmanager:{region}:{account}:secret:{secret}"
             if attribute == "Endpoint.Address":
                 return f"{db}.abcdefghijkl.{region}.rds.amazonaws.com"
+            if attribute == "DbiResourceId":
+                return "db-" + uuid.uuid5(uuid.NAMESPACE_URL, f"{region}/{db}").hex[:26].upper()
             return db if attribute is None else f"arn:{PARTITION}:rds:{region}:{account}:db:{db}"
         if kind == "AWS::RDS::DBSubnetGroup":
             return name("DBSubnetGroupName", generated.lower())
@@ -173,6 +181,15 @@ class Deployment:
         if function == "Fn::Split":
             separator, text = argument
             return str(self.resolve(stack, text)).split(separator)
+        if function == "Fn::GetStackOutput":
+            # CloudFormation reads another stack's output (in its own region): resolve it there.
+            producer = self.stacks.get(str(argument["StackName"]))
+            if producer is None or producer.region != argument.get("Region", stack.region):
+                raise UnresolvedValue(f"Fn::GetStackOutput of an unknown stack in {stack.name}: {argument!r}")
+            output = producer.outputs.get(str(argument["OutputName"]))
+            if output is None:
+                raise UnresolvedValue(f"{producer.name} has no output {argument['OutputName']}")
+            return self.resolve(producer, output["Value"])
         if function == "Fn::GetAZs":
             return [f"{stack.region}a", f"{stack.region}b", f"{stack.region}c"]
         raise UnresolvedValue(f"{function} in {stack.name}")
@@ -189,6 +206,14 @@ class Deployment:
         if key.startswith("alias/"):
             return self.aliases.get(f"{region}:{key}")
         return f"arn:{PARTITION}:kms:{region}:{account}:key/{key}"
+
+    def instance_resource_id(self, host: str) -> str | None:
+        """The ``DbiResourceId`` of the deployed DB instance whose endpoint is ``host``, if any."""
+        for stack in self.stacks.values():
+            for logical_id in stack.of_type("AWS::RDS::DBInstance"):
+                if self.physical(stack, logical_id, "Endpoint.Address") == host:
+                    return self.physical(stack, logical_id, "DbiResourceId")
+        return None
 
     def aliases_of(self, key_arn: str) -> list[str]:
         return sorted(alias.split(":", 1)[1] for alias, target in self.aliases.items() if target == key_arn)
@@ -215,7 +240,9 @@ def load(*outdirs: Path) -> Deployment:
                 continue
             _, _, account, region = artifact["environment"].split("/")
             template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
-            stacks[name] = StackModel(name, account, region, template.get("Resources", {}))
+            stacks[name] = StackModel(
+                name, account, region, template.get("Resources", {}), template.get("Outputs", {})
+            )
     deployment = Deployment(stacks)
     policies_by_role: dict[str, list[Mapping[str, Any]]] = {}
     for stack in stacks.values():
@@ -225,7 +252,7 @@ def load(*outdirs: Path) -> Deployment:
             def resolve(value: Any, stack: StackModel = stack) -> Any:
                 return deployment.resolve(stack, value)
 
-            if kind == "AWS::KMS::Key":
+            if kind in ("AWS::KMS::Key", "AWS::KMS::ReplicaKey"):
                 deployment.key_policies[deployment.physical(stack, logical_id, "Arn")] = resolve(props["KeyPolicy"])
             elif kind == "AWS::KMS::Alias":
                 target = resolve(props["TargetKeyId"])

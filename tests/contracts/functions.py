@@ -107,6 +107,13 @@ FUNCTIONS: tuple[RuntimeFunction, ...] = (
         _spec(contract.RPO_MONITOR),
     ),
     RuntimeFunction(
+        "heartbeat",
+        (EntryPoint("heartbeat", "lambdas.heartbeat.handler", "handler"),),
+        "ecommerce-production-data",
+        "HeartbeatWriter",
+        _spec(contract.HEARTBEAT),
+    ),
+    RuntimeFunction(
         "service-linked-role",
         (EntryPoint("service-linked-role", "lambdas.service_linked_role", "ensure_service_linked_role", ()),),
         "ecommerce-production-monitoring",

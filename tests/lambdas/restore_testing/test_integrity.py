@@ -51,11 +51,21 @@ CREATE TABLE order_items (order_id bigint, product_id bigint, quantity int NOT N
 CREATE TABLE events (id bigint PRIMARY KEY, created_at timestamptz);
 INSERT INTO customers VALUES (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com');
 INSERT INTO products VALUES (1, 'kettle'), (2, 'teapot');
+CREATE SCHEMA backup_heartbeat;
+CREATE TABLE backup_heartbeat.beats (beat_at timestamptz PRIMARY KEY);
 """
+
+
+def _beats(*ages: timedelta) -> str:
+    """Heartbeat rows this long before the recovery point (the writer puts one a minute)."""
+    return "INSERT INTO backup_heartbeat.beats VALUES " + ", ".join(f"({_ts(age)})" for age in ages) + ";"
 
 
 def _ts(delta: timedelta) -> str:
     return f"'{(RECOVERY_POINT - delta).isoformat()}'"
+
+
+FRESH_BEATS = _beats(timedelta(minutes=3), timedelta(minutes=2), timedelta(minutes=1))
 
 
 def _orders(*rows: tuple[int, int | None, timedelta]) -> str:
@@ -71,9 +81,10 @@ GOOD_ORDERS = _orders(
 GOOD_ITEMS = "INSERT INTO order_items VALUES (1, 1, 1), (2, 2, 1), (3, 1, 2), (4, 2, 1), (4, 1, 3);"
 
 SCENARIOS: dict[str, str] = {
-    "good": SCHEMA + GOOD_ORDERS + GOOD_ITEMS,
-    "missing_table": SCHEMA + GOOD_ORDERS + "DROP TABLE order_items;",
+    "good": SCHEMA + FRESH_BEATS + GOOD_ORDERS + GOOD_ITEMS,
+    "missing_table": SCHEMA + FRESH_BEATS + GOOD_ORDERS + "DROP TABLE order_items;",
     "orphans": SCHEMA
+    + FRESH_BEATS
     + _orders(
         (1, 900, timedelta(days=3)),
         (2, 901, timedelta(days=2)),
@@ -84,6 +95,7 @@ SCENARIOS: dict[str, str] = {
     )
     + "INSERT INTO order_items VALUES (7777, 1, 1), (5, 1, 1), (NULL, 2, 1), (6, 2, 1);",
     "stale": SCHEMA
+    + _beats(timedelta(days=3))  # the heartbeat stopped with the data
     + _orders((1, 1, timedelta(days=5)), (2, 2, timedelta(days=3)))
     + "INSERT INTO order_items VALUES (1, 1, 1), (2, 2, 1);",
 }
@@ -98,7 +110,9 @@ def server() -> Iterator[PostgresServer]:
             pg.run_sql(
                 seed
                 + f"GRANT USAGE ON SCHEMA public TO {VALIDATOR};"
-                + f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {VALIDATOR};",
+                + f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {VALIDATOR};"
+                + f"GRANT USAGE ON SCHEMA backup_heartbeat TO {VALIDATOR};"
+                + f"GRANT SELECT ON ALL TABLES IN SCHEMA backup_heartbeat TO {VALIDATOR};",
                 database=database,
             )
         yield pg
@@ -208,7 +222,7 @@ def test_missing_table_fails_table_exists_and_other_checks_still_run(db: Callabl
     assert failed == ["items-have-orders", "order-items-table"]
     ok, message = summarize(list(results.values()))
     assert not ok
-    assert message.startswith("2 of 9 checks failed: order-items-table: table order_items does not exist")
+    assert message.startswith("2 of 10 checks failed: order-items-table: table order_items does not exist")
 
 
 def test_orphans_are_counted_with_example_keys_only(db: Callable[[str], Connection]) -> None:
@@ -251,7 +265,7 @@ def test_stale_data_fails_fresh_writes_with_both_times(db: Callable[[str], Conne
         f"orders.created_at is stale: newest write {newest.isoformat()}, recovery point {RECOVERY_POINT.isoformat()}, "
         f"gap 3d 00:00:00, RPO {RPO_MINUTES} min"
     )
-    assert [name for name, r in results.items() if not r.passed] == ["orders-fresh"]
+    assert [name for name, r in results.items() if not r.passed] == ["orders-fresh", "heartbeat-fresh"]
 
 
 def test_fresh_writes_reports_an_empty_column(db: Callable[[str], Connection]) -> None:
