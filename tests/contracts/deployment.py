@@ -240,9 +240,7 @@ def load(*outdirs: Path) -> Deployment:
                 continue
             _, _, account, region = artifact["environment"].split("/")
             template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
-            stacks[name] = StackModel(
-                name, account, region, template.get("Resources", {}), template.get("Outputs", {})
-            )
+            stacks[name] = StackModel(name, account, region, template.get("Resources", {}), template.get("Outputs", {}))
     deployment = Deployment(stacks)
     policies_by_role: dict[str, list[Mapping[str, Any]]] = {}
     for stack in stacks.values():

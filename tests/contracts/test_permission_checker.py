@@ -119,7 +119,8 @@ def test_an_operation_missing_from_the_table_is_an_error(deployed: Deployment) -
 
 
 def test_a_missing_grant_fails_naming_the_function_the_action_and_the_resource(deployed: Deployment) -> None:
-    digest = next(iter(k for k in deployed.aliases if k == "us-east-1:alias/ecommerce-backup-production-config-digest-mr"))
+    digest = "us-east-1:alias/ecommerce-backup-production-config-digest-mr"
+    assert digest in deployed.aliases
     mac = call(
         "config-export", "kms", "GenerateMac", {"KeyId": deployed.aliases[digest], "MacAlgorithm": "HMAC_SHA_256"}
     )
