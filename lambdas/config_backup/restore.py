@@ -47,7 +47,7 @@ from lambdas.config_backup.storage import (
     namespace_digest_key,
 )
 from lambdas.contract.layout import CONFIGMAPS_FILE, SECRETS_FILE, backup_prefix
-from lambdas.contract.settings import RestoreSettings
+from lambdas.contract.settings import RestoreSettings, kms_arn_region
 from lambdas.kubernetes.client import DeploymentPausedError, KubeError, KubeNotFoundError
 from lambdas.kubernetes.objects import (
     clean_object,
@@ -200,7 +200,7 @@ def load_verified_backup(
     prefix = backup_prefix(settings.cluster, namespace)
     chosen, manifest = _choose_backup(s3, settings, namespace, prefix, backup_id, at)
     contents = _download_checked(s3, settings.bucket, f"{prefix}{chosen}/", chosen, manifest)
-    configmaps, secrets = _parse_files(contents, chosen, kms)
+    configmaps, secrets = _parse_files(contents, chosen, kms, kms_arn_region(settings.digest_key_arn))
     cluster = str(manifest.get("cluster") or settings.cluster)
     source = str(manifest.get("namespace") or namespace)
     problems: list[str] = []
@@ -260,7 +260,7 @@ def _download_checked(s3: Any, bucket: str, base: str, chosen: str, manifest: Ma
 
 
 def _parse_files(
-    contents: Mapping[str, bytes], chosen: str, kms: KmsFactory
+    contents: Mapping[str, bytes], chosen: str, kms: KmsFactory, region: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The ConfigMaps (plain v1 List) and the Secrets (SOPS-encrypted v1 List, MAC checked on decryption)."""
     try:
@@ -268,7 +268,8 @@ def _parse_files(
     except (ValueError, UnicodeDecodeError) as exc:
         raise BackupIntegrityError(f"backup {chosen}: {CONFIGMAPS_FILE} is not a valid v1 List: {exc}") from None
     try:
-        secrets_doc = decrypt_document(contents[SECRETS_FILE].decode("utf-8"), kms)
+        # The SOPS key of the restore's own region first (the region of its digest key).
+        secrets_doc = decrypt_document(contents[SECRETS_FILE].decode("utf-8"), kms, prefer_region=region)
     except SopsMacError as exc:
         raise BackupIntegrityError(f"backup {chosen}: {SECRETS_FILE} failed its SOPS integrity check: {exc}") from None
     except SopsDecryptError as exc:

@@ -274,7 +274,7 @@ def _encrypt_value(key: bytes, value: Scalar, additional_data: str, path: Sequen
 # --------------------------------------------------------------------------
 
 
-def decrypt_document(text: str, kms_for_region: KmsForRegion) -> dict[str, Any]:
+def decrypt_document(text: str, kms_for_region: KmsForRegion, *, prefer_region: str | None = None) -> dict[str, Any]:
     """Decrypt the text of a sops YAML file and verify its MAC.
 
     Parameters
@@ -285,6 +285,9 @@ def decrypt_document(text: str, kms_for_region: KmsForRegion) -> dict[str, Any]:
         Returns the KMS client of a region. The ``sops.kms`` entries are tried in
         order until one unwraps the data key; an entry whose region raises (here
         or in ``decrypt``) is skipped.
+    prefer_region
+        Try the entries of this region first (the caller's own: with another region down, its
+        key is never waited on first).
 
     Returns
     -------
@@ -312,7 +315,8 @@ def decrypt_document(text: str, kms_for_region: KmsForRegion) -> dict[str, Any]:
     body = {key: value for key, value in loaded.items() if key != "sops"}
     meta = _Metadata.parse(loaded["sops"])
 
-    data_key = _unwrap_data_key(meta.kms_entries, kms_for_region)
+    entries = sorted(meta.kms_entries, key=lambda entry: region_from_arn(entry[0]) != prefer_region)
+    data_key = _unwrap_data_key(entries, kms_for_region)
     failure: SopsError | None = None
     try:
         return _decrypt_and_verify(body, data_key, meta)

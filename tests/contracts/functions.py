@@ -68,6 +68,18 @@ FUNCTIONS: tuple[RuntimeFunction, ...] = (
         "ConfigBackupRestoreFunction",
         _spec(contract.CONFIG_RESTORE),
         {"cluster_name": "cluster"},
+        applies=lambda settings: not settings.get("target_cluster"),
+    ),
+    RuntimeFunction(
+        "config-restore (DR region)",
+        (EntryPoint("config-restore", "lambdas.config_backup.restore", "restore_namespace"), _EKS),
+        _DR,
+        "ConfigReplicaRestoreFunction",
+        _spec(contract.CONFIG_RESTORE),
+        {"cluster_name": "target_cluster"},
+        # Its restores (RestoreSettings with a target cluster), and the cluster connection, which is the
+        # same code for both restore functions (captured as just the cluster name): checked against both.
+        applies=lambda settings: bool(settings.get("target_cluster")) or set(settings) == {"cluster_name"},
     ),
     RuntimeFunction(
         "restore-validator (monthly)",
