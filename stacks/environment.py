@@ -445,6 +445,8 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
                 source_namespace=k8s.namespaces[0] if dr_restore and k8s else None,
                 drill_namespace=k8s.drill_namespace if dr_restore and k8s else None,
                 alert_topic=self.alerts.topic,
+                replica_identifier=config.replica_identifier if config.policy.wants_replica else None,
+                replica_key_arn=self.database_key.key_arn if config.policy.wants_replica else None,
             )
 
 

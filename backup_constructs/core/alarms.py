@@ -11,7 +11,7 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from backup_constructs.policy import BackupPolicy
-from lambdas.contract.metrics import METRIC_NAMESPACE, RESTORE_TIME, VALIDATION_FAILURES, MetricDefinition
+from lambdas.contract.metrics import DATA_LOSS, METRIC_NAMESPACE, RESTORE_TIME, VALIDATION_FAILURES, MetricDefinition
 
 
 def project_metric(
@@ -67,13 +67,22 @@ def restore_test_alarms(policy: BackupPolicy, *, kind: str, alarm: Callable[...,
     failed integrity checks, in the region of the validator that publishes them."""
     env = policy.environment
     dims = (env, kind)
+    rpo, rto = policy.restore_test_targets(kind)
     return [
         alarm(
             f"RestoreTimeOverRto-{kind}",
             project_metric(RESTORE_TIME, dims, "Maximum", hours=24),
-            threshold=policy.rto_target_minutes,
+            threshold=rto,
             comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            description=f"{kind} restore took longer than the RTO of {policy.rto_target_minutes} min",
+            description=f"{kind} restore took longer than the RTO of {rto} min",
+            missing=cw.TreatMissingData.NOT_BREACHING,
+        ),
+        alarm(
+            f"DataLossOverRpo-{kind}",
+            project_metric(DATA_LOSS, dims, "Maximum", hours=24),
+            threshold=rpo,
+            comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description=f"the {kind} restore's newest heartbeat was more than the RPO of {rpo} min old",
             missing=cw.TreatMissingData.NOT_BREACHING,
         ),
         alarm(

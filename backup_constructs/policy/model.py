@@ -442,6 +442,16 @@ class BackupPolicy:
             return RegionLossMechanism.COPIES
         return self.region_loss.mechanism_for(resource_type)
 
+    def restore_test_targets(self, kind: str) -> tuple[int, int]:
+        """(RPO, RTO) in minutes that a restore test of ``kind`` is held to: the DR drill measures
+        the region-loss targets (where set), the monthly test the in-region ones."""
+        if kind == "drill" and self.region_loss is not None:
+            return (
+                self.region_loss.rpo_target_minutes or self.rpo_target_minutes,
+                self.region_loss.rto_target_minutes or self.rto_target_minutes,
+            )
+        return self.rpo_target_minutes, self.rto_target_minutes
+
     @property
     def wants_replica(self) -> bool:
         """Whether the database gets a cross-Region read replica."""

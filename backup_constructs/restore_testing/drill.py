@@ -27,6 +27,13 @@ from backup_constructs.restore_testing.validation import (
     recovery_point_arns,
     recovery_point_findings,
 )
+from lambdas.contract.events import (
+    RDS_INSTANCE_CREATED,
+    RDS_INSTANCE_EVENT,
+    RDS_MANUAL_SNAPSHOT_CREATED,
+    RDS_SNAPSHOT_EVENT,
+    RDS_SOURCE,
+)
 from lambdas.contract.functions import DRILL_STARTER, FUNCTIONS
 from lambdas.contract.layout import PENDING_DRILL_PREFIX
 from lambdas.contract.settings import DrillSettings
@@ -53,6 +60,10 @@ class DisasterRecoveryDrill(Construct):
     alert_topic:
         The DR region's alert topic: alarms on the drill's restore time against the RTO, failed checks,
         the starter's and validator's errors and dead letters notify it. Default: no alarms.
+    replica_identifier, replica_key_arn:
+        The database's cross-Region read replica in this region and its storage key: the drill then
+        restores a manual snapshot of the replica (never promoting or touching the replica) instead of
+        the newest copy, and holds it to the region-loss targets. Default: copies.
     """
 
     def __init__(
@@ -71,6 +82,8 @@ class DisasterRecoveryDrill(Construct):
         drill_namespace: str | None = None,
         create_vpc_endpoints: bool = True,
         alert_topic: sns.ITopic | None = None,
+        replica_identifier: str | None = None,
+        replica_key_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         spec = policy.restore_testing
@@ -111,6 +124,21 @@ class DisasterRecoveryDrill(Construct):
                 ],
             ),
             iam.PolicyStatement(sid="ReadPendingDrill", actions=["s3:GetObject"], resources=[pending]),
+            *(
+                [
+                    iam.PolicyStatement(
+                        sid="DeleteOwnDrillSnapshots",
+                        actions=["rds:DeleteDBSnapshot"],
+                        resources=[
+                            stack.format_arn(
+                                service="rds", resource="snapshot", resource_name=f"{prefix}-*", arn_format=COLON
+                            )
+                        ],
+                    )
+                ]
+                if replica_identifier
+                else []
+            ),
             key_use_through(
                 "s3",
                 stack,
@@ -129,6 +157,13 @@ class DisasterRecoveryDrill(Construct):
             f"The drill deletes only its own copies, named {prefix}-<time>; the function also checks the "
             "pending-drill marker before deleting.",
         )
+        if replica_identifier:
+            acknowledge(
+                validator_policy,
+                f"AwsSolutions::AwsSolutions-IAM5[{self._delete_pattern.replace(':db:', ':snapshot:')}]",
+                f"The drill deletes only its own snapshots of the replica, named {prefix}-<time>, as its "
+                "pending-drill marker names them.",
+            )
         acknowledge(
             validator_policy,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(validation.reports_bucket)}.Arn>/"
@@ -159,6 +194,7 @@ class DisasterRecoveryDrill(Construct):
                 config_restore_function_arn=config_restore_function_arn,
                 source_namespace=source_namespace if config_restore_function_arn else None,
                 drill_namespace=drill_namespace if config_restore_function_arn else None,
+                replica_identifier=replica_identifier,
             ),
             # The configuration drill (a synchronous restore in the primary region) runs in here.
             timeout=Duration.minutes(12),
@@ -207,6 +243,7 @@ class DisasterRecoveryDrill(Construct):
                     key_arn=validation.reports_key.key_arn,
                 ),
                 *send_dead_letters(validation.dead_letter_queue),
+                *(self._replica_statements(stack, prefix, replica_identifier, replica_key_arn, validation)),
                 *(
                     [
                         iam.PolicyStatement(
@@ -225,8 +262,45 @@ class DisasterRecoveryDrill(Construct):
                 "Pending-drill markers are named by restore job id."
             ),
         }
+        if replica_identifier:
+            partition = nag_partition(stack)
+            own = f"arn:{partition}:rds:{stack.region}:{stack.account}"
+            starter_findings |= {
+                f"Resource::{own}:snapshot:{prefix}-*": f"The drill's snapshots are named {prefix}-<time>.",
+                f"Resource::{own}:db:{prefix}-*": f"The drill's instances are named {prefix}-<time>.",
+            }
         for finding, reason in starter_findings.items():
             acknowledge(starter_policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
+        if replica_identifier:
+            snapshots = stack.format_arn(
+                service="rds", resource="snapshot", resource_name=f"{prefix}-", arn_format=COLON
+            )
+            instances = stack.format_arn(service="rds", resource="db", resource_name=f"{prefix}-", arn_format=COLON)
+            self.snapshot_rule = events.Rule(
+                self,
+                "SnapshotTaken",
+                description=f"The {policy.environment} drill's snapshot of the read replica is ready: restore it",
+                event_pattern=events.EventPattern(
+                    source=[RDS_SOURCE],
+                    detail_type=[RDS_SNAPSHOT_EVENT],
+                    detail={
+                        "EventID": [RDS_MANUAL_SNAPSHOT_CREATED],
+                        "SourceArn": [{"prefix": snapshots}],
+                    },
+                ),
+                targets=[targets.LambdaFunction(self.starter_function, retry_attempts=2)],
+            )
+            self.instance_rule = events.Rule(
+                self,
+                "InstanceRestored",
+                description=f"The {policy.environment} drill instance exists: validate it",
+                event_pattern=events.EventPattern(
+                    source=[RDS_SOURCE],
+                    detail_type=[RDS_INSTANCE_EVENT],
+                    detail={"EventID": [RDS_INSTANCE_CREATED], "SourceArn": [{"prefix": instances}]},
+                ),
+                targets=[targets.LambdaFunction(validation.validator_function, retry_attempts=2)],
+            )
         self.schedule_rule = events.Rule(
             self,
             "Quarterly",
@@ -239,6 +313,62 @@ class DisasterRecoveryDrill(Construct):
         self.alarms: dict[str, cw.Alarm] = {}
         if alert_topic is not None:
             self._alarms(policy, cw_actions.SnsAction(alert_topic))
+
+    @staticmethod
+    def _replica_statements(
+        stack: Stack,
+        prefix: str,
+        replica_identifier: str | None,
+        replica_key_arn: str | None,
+        validation: RestoreValidation,
+    ) -> list[iam.PolicyStatement]:
+        """What the starter needs to snapshot the replica and restore the snapshot (nothing without one)."""
+        if not replica_identifier:
+            return []
+        snapshots = stack.format_arn(service="rds", resource="snapshot", resource_name=f"{prefix}-*", arn_format=COLON)
+        instances = stack.format_arn(service="rds", resource="db", resource_name=f"{prefix}-*", arn_format=COLON)
+        replica = stack.format_arn(service="rds", resource="db", resource_name=replica_identifier, arn_format=COLON)
+        subnet_group = stack.format_arn(
+            service="rds",
+            resource="subgrp",
+            resource_name=validation.subnet_group.subnet_group_name,
+            arn_format=COLON,
+        )
+        statements = [
+            # IAM checks CreateDBSnapshot on both the instance and the new snapshot.
+            iam.PolicyStatement(
+                sid="SnapshotTheReplica", actions=["rds:CreateDBSnapshot"], resources=[replica, snapshots]
+            ),
+            iam.PolicyStatement(sid="ReadDrillSnapshots", actions=["rds:DescribeDBSnapshots"], resources=[snapshots]),
+            iam.PolicyStatement(
+                sid="RestoreDrillSnapshot",
+                actions=["rds:RestoreDBInstanceFromDBSnapshot"],
+                resources=[instances, snapshots, subnet_group],
+            ),
+            iam.PolicyStatement(
+                sid="ReadPendingDrill",
+                actions=["s3:GetObject"],
+                resources=[validation.reports_bucket.arn_for_objects(f"{PENDING_DRILL_PREFIX}*")],
+            ),
+            key_use_through(
+                "s3",
+                stack,
+                sid="ReadPendingDrillEncrypted",
+                actions=["kms:Decrypt"],
+                key_arn=validation.reports_key.key_arn,
+            ),
+        ]
+        if replica_key_arn:
+            # Restoring an encrypted snapshot: RDS creates a grant on its key for the new instance.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="RestoreEncryptedSnapshot",
+                    actions=["kms:CreateGrant", "kms:DescribeKey"],
+                    resources=[replica_key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"rds.{stack.region}.amazonaws.com"}},
+                )
+            )
+        return statements
 
     def _alarms(self, policy: BackupPolicy, action: cw.IAlarmAction) -> None:
         """The drill's alarms, in the DR region where its functions run and its validator publishes."""

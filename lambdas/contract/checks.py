@@ -199,6 +199,7 @@ def check_unique(checks: Sequence[IntegrityCheck]) -> None:
 
 # The e-commerce schema's checks: the tables exist, customers and orders are not empty, no orphans on
 # the two foreign keys (in a bounded sample), and the newest order is within the RPO.
+HEARTBEAT_CHECK: Final = "heartbeat-fresh"
 DEFAULT_ECOMMERCE_CHECKS: Final = (
     IntegrityCheck("customers-table", "table_exists", table="customers"),
     IntegrityCheck("orders-table", "table_exists", table="orders"),
@@ -212,12 +213,13 @@ DEFAULT_ECOMMERCE_CHECKS: Final = (
     IntegrityCheck("items-have-orders", "no_orphans", table="order_items", column="order_id", parent_table="orders"),
     IntegrityCheck("orders-fresh", "fresh_writes", table="orders", column="created_at"),
     # The heartbeat writes a row a minute whatever the traffic: the copy's data loss, measured.
-    IntegrityCheck("heartbeat-fresh", "fresh_writes", table=HEARTBEAT_TABLE, column=HEARTBEAT_COLUMN),
+    IntegrityCheck(HEARTBEAT_CHECK, "fresh_writes", table=HEARTBEAT_TABLE, column=HEARTBEAT_COLUMN),
 )
 
 __all__ = [
     "CHECK_KINDS",
     "DEFAULT_ECOMMERCE_CHECKS",
+    "HEARTBEAT_CHECK",
     "IntegrityCheck",
     "PolicyError",
     "check_unique",

@@ -23,3 +23,10 @@ BACKUP_JOB_STATE_CHANGE: Final = "Backup Job State Change"
 COPY_JOB_STATE_CHANGE: Final = "Copy Job State Change"
 RESTORE_JOB_STATE_CHANGE: Final = "Restore Job State Change"
 SCHEDULED_EVENT: Final = "Scheduled Event"
+
+# RDS events (EventBridge): a manual snapshot finished; a DB instance was created (also by a restore).
+RDS_SOURCE: Final = "aws.rds"
+RDS_SNAPSHOT_EVENT: Final = "RDS DB Snapshot Event"
+RDS_INSTANCE_EVENT: Final = "RDS DB Instance Event"
+RDS_MANUAL_SNAPSHOT_CREATED: Final = "RDS-EVENT-0042"
+RDS_INSTANCE_CREATED: Final = "RDS-EVENT-0005"

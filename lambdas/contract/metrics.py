@@ -49,6 +49,7 @@ VALIDATION_FAILURES: Final = MetricDefinition("ValidationFailures", ("Environmen
 RESTORE_TIME: Final = MetricDefinition("RestoreTimeMinutes", ("Environment", "Kind"), VALIDATOR)
 RESTORED_RECOVERY_POINT_AGE: Final = MetricDefinition("RecoveryPointAgeMinutes", ("Environment", "Kind"), VALIDATOR)
 DRILL_SUCCEEDED: Final = MetricDefinition("DrillSucceeded", ("Environment", "Kind"), VALIDATOR, "Count")
+DATA_LOSS: Final = MetricDefinition("DataLossMinutes", ("Environment", "Kind"), VALIDATOR)
 # Published by the RPO monitor every few minutes.
 RPO_EXPOSURE: Final = MetricDefinition("RpoExposureMinutes", ("Environment", "DBInstanceIdentifier"), RPO_MONITOR)
 DATABASE_UNPROTECTED: Final = MetricDefinition(
@@ -72,6 +73,7 @@ METRICS: Final = (
     RESTORE_TIME,
     RESTORED_RECOVERY_POINT_AGE,
     DRILL_SUCCEEDED,
+    DATA_LOSS,
     RPO_EXPOSURE,
     DATABASE_UNPROTECTED,
     RECOVERY_POINT_AGE,

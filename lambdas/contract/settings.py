@@ -272,6 +272,8 @@ class DrillSettings(Settings):
     config_restore_function_arn: str | None = var("CONFIG_RESTORE_FUNCTION_ARN", None)
     source_namespace: str | None = var("SOURCE_NAMESPACE", None)
     drill_namespace: str | None = var("DRILL_NAMESPACE", None)
+    # With a cross-Region read replica: the drill restores a snapshot of it (never the replica itself).
+    replica_identifier: str | None = var("REPLICA_IDENTIFIER", None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "security_group_ids", tuple(self.security_group_ids))

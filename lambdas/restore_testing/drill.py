@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from lambdas.common.aws import error_code as _error_code
 from lambdas.contract.layout import pending_marker_key
 from lambdas.contract.settings import DrillSettings
 from lambdas.database.operations import rds_restore_metadata
@@ -193,3 +194,123 @@ def _run_config_drill_safely(config_drill: Callable[[], dict[str, Any]]) -> dict
         return config_drill()
     except Exception as exc:
         return {"ok": False, "backupId": None, "counts": {}, "failures": [f"config drill: {describe_error(exc)}"]}
+
+
+# C. DR drill from the read replica: snapshot it, restore the snapshot as a new instance
+# --------------------------------------------------------------------------
+
+
+def start_replica_drill(
+    *,
+    rds: Any,
+    s3: Any,
+    settings: DrillSettings,
+    now: datetime,
+    config_drill: Callable[[], dict[str, Any]] | None = None,
+) -> DrillStart:
+    """First step of a drill with a read replica: a manual snapshot of the replica (the live replica is
+    never promoted or modified), and the pending marker; the snapshot's completion event continues it."""
+    replica = settings.replica_identifier
+    if not replica:
+        raise RestoreTestingError("the drill has no read replica to snapshot (REPLICA_IDENTIFIER)")
+    if not settings.security_group_ids:
+        raise RestoreTestingError("the drill needs at least one security group id")
+    drill_id = drill_identifier(settings.identifier_prefix, now)
+    try:
+        response = rds.create_db_snapshot(DBSnapshotIdentifier=drill_id, DBInstanceIdentifier=replica)
+        snapshot_arn = str(response["DBSnapshot"]["DBSnapshotArn"])
+    except Exception as exc:
+        if _error_code(exc) != "DBSnapshotAlreadyExists":  # a retried start in the same minute
+            raise RestoreTestingError(f"cannot snapshot the read replica {replica}: {describe_error(exc)}") from exc
+        found = rds.describe_db_snapshots(DBSnapshotIdentifier=drill_id)["DBSnapshots"]
+        snapshot_arn = str(found[0]["DBSnapshotArn"])
+    marker: dict[str, Any] = {
+        "restoreJobId": drill_id,
+        "instanceId": drill_id,
+        "snapshotId": drill_id,
+        "source": f"snapshot of the read replica {replica}",
+        "environment": settings.environment,
+        "recoveryPointArn": snapshot_arn,
+        "startedAt": iso(now),
+    }
+    if config_drill is not None:
+        marker["configDrill"] = _run_config_drill_safely(config_drill)
+    key = _write_marker(s3, settings, drill_id, marker, f"snapshot {drill_id} of {replica} is being taken")
+    LOG.info("drill %s: snapshot of %s requested", drill_id, replica)
+    return DrillStart(drill_id, snapshot_arn, now, drill_id, key)
+
+
+def continue_replica_drill(*, event: Mapping[str, Any], rds: Any, s3: Any, settings: DrillSettings) -> dict[str, Any]:
+    """On the drill snapshot's "manual snapshot created" event: restore it as the drill instance, with
+    the isolation the copies get (single-AZ, private, the drill's subnets and security group)."""
+    detail = event.get("detail") if isinstance(event.get("detail"), Mapping) else {}
+    assert isinstance(detail, Mapping)
+    snapshot_id = _resource_name(detail, "snapshot")
+    if not snapshot_id or not snapshot_id.startswith(f"{settings.identifier_prefix}-drill-"):
+        return {"skipped": f"snapshot {snapshot_id or 'unknown'} is not a drill snapshot"}
+    marker = _load_marker(s3, settings, snapshot_id)
+    if marker is None or marker.get("snapshotId") != snapshot_id:
+        return {"skipped": f"no pending drill for snapshot {snapshot_id}"}
+    snapshots = rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id).get("DBSnapshots") or []
+    created = parse_time(snapshots[0].get("SnapshotCreateTime")) if snapshots else None
+    instance_id = str(marker["instanceId"])
+    try:
+        rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier=instance_id,
+            DBSnapshotIdentifier=snapshot_id,
+            DBInstanceClass=settings.instance_class,
+            DBSubnetGroupName=settings.db_subnet_group,
+            VpcSecurityGroupIds=list(settings.security_group_ids),
+            MultiAZ=False,
+            PubliclyAccessible=False,
+            DeletionProtection=False,  # the validator deletes the drill instance
+            EnableIAMDatabaseAuthentication=True,  # the validator logs in with an IAM token
+            BackupRetentionPeriod=0,
+        )
+    except Exception as exc:
+        if _error_code(exc) != "DBInstanceAlreadyExists":  # a redelivered event
+            raise RestoreTestingError(f"cannot restore drill snapshot {snapshot_id}: {describe_error(exc)}") from exc
+    marker["recoveryPointCreated"] = iso(created)
+    _write_marker(s3, settings, snapshot_id, marker, f"instance {instance_id} is being restored")
+    LOG.info("drill %s: restoring %s from %s", snapshot_id, instance_id, snapshot_id)
+    return {"drill": snapshot_id, "instanceId": instance_id, "snapshotCreated": iso(created)}
+
+
+def _resource_name(detail: Mapping[str, Any], kind: str) -> str | None:
+    """The name in an RDS event's ``SourceArn`` (``arn:...:snapshot:NAME``), else its ``SourceIdentifier``."""
+    arn = str(detail.get("SourceArn") or "")
+    marker = f":{kind}:"
+    if marker in arn:
+        return arn.split(marker, 1)[1] or None
+    identifier = str(detail.get("SourceIdentifier") or "")
+    return identifier.removeprefix("rds:") or None
+
+
+def _load_marker(s3: Any, settings: DrillSettings, drill_id: str) -> dict[str, Any] | None:
+    try:
+        body = s3.get_object(Bucket=settings.reports_bucket, Key=pending_marker_key(drill_id))["Body"].read()
+        loaded = json.loads(body)
+    except Exception as exc:
+        if _error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise RestoreTestingError(f"cannot read the pending marker of drill {drill_id}: {describe_error(exc)}") from exc
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _write_marker(s3: Any, settings: DrillSettings, drill_id: str, marker: Mapping[str, Any], state: str) -> str:
+    key = pending_marker_key(drill_id)
+    try:
+        put_object(
+            s3,
+            settings.reports_bucket,
+            key,
+            json.dumps(marker, indent=2).encode(),
+            "application/json",
+            settings.reports_kms_key,
+        )
+    except Exception as exc:
+        raise RestoreTestingError(
+            f"drill {drill_id}: {state} but its marker could not be written ({describe_error(exc)}): the drill "
+            "will not be validated and what it created must be deleted by hand"
+        ) from exc
+    return key

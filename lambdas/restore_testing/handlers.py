@@ -13,9 +13,10 @@ from typing import Any, Final
 
 from lambdas.common.aws import cached_client, clear_clients
 from lambdas.common.logs import configure_logging
+from lambdas.contract.events import RDS_INSTANCE_EVENT, RDS_SNAPSHOT_EVENT
 from lambdas.contract.settings import DrillSettings, ValidatorSettings, arn_region
-from lambdas.restore_testing.drill import run_config_drill, start_drill
-from lambdas.restore_testing.validation import integrity_checker, validate_restore_job
+from lambdas.restore_testing.drill import continue_replica_drill, run_config_drill, start_drill, start_replica_drill
+from lambdas.restore_testing.validation import integrity_checker, validate_drill_instance, validate_restore_job
 
 # What the bundler installs next to the package for these handlers (the validator's PostgreSQL driver).
 BUNDLE_DEPENDENCIES: Final = {
@@ -41,7 +42,10 @@ def validator_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     settings = ValidatorSettings.from_env(os.environ)
     checker = integrity_checker(settings.checks_json, settings.rpo_minutes)
     started = time.monotonic()
-    report = validate_restore_job(
+    validate = (
+        validate_drill_instance if (event or {}).get("detail-type") == RDS_INSTANCE_EVENT else validate_restore_job
+    )
+    report = validate(
         event=event or {},
         backup=aws_client("backup"),
         rds=aws_client("rds"),
@@ -79,6 +83,17 @@ def drill_start_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any
                 drill_namespace=drill_namespace,
             )
 
+    if (event or {}).get("detail-type") == RDS_SNAPSHOT_EVENT:
+        return continue_replica_drill(event=event, rds=aws_client("rds"), s3=aws_client("s3"), settings=settings)
+    if settings.replica_identifier:
+        start = start_replica_drill(
+            rds=aws_client("rds"),
+            s3=aws_client("s3"),
+            settings=settings,
+            now=datetime.now(UTC),
+            config_drill=config_drill,
+        )
+        return start.to_dict()
     start = start_drill(
         backup=aws_client("backup"),
         s3=aws_client("s3"),

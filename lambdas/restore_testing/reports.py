@@ -69,6 +69,12 @@ class ValidationReport:
     config_drill: dict[str, Any] | None = None
     steps: dict[str, str] = field(default_factory=dict)
     report_key: str | None = None
+    # The copy's data loss: its point in time minus its newest heartbeat (None without a heartbeat).
+    data_loss_minutes: float | None = None
+    # What the drill restored from ("AWS Backup copy" or "snapshot of the read replica") and whether
+    # promotion was exercised (a drill never promotes the live replica).
+    source: str | None = None
+    promotion: str | None = None
 
     @property
     def skipped(self) -> bool:
@@ -115,6 +121,9 @@ class ValidationReport:
             "configDrill": self.config_drill,
             "steps": dict(self.steps),
             "reportKey": self.report_key,
+            "dataLossMinutes": self.data_loss_minutes,
+            "source": self.source,
+            "promotion": self.promotion,
         }
 
     def to_markdown(self) -> str:
@@ -138,6 +147,9 @@ class ValidationReport:
             f"| Restore completed | {iso(self.restore_completed) or 'unknown'} |",
             f"| Restore time | {minutes_text(self.restore_minutes)} ({rto_verdict(self.within_rto)}, "
             f"RTO {self.rto_minutes:g} min) |",
+            f"| Data loss (point in time minus newest heartbeat) | {minutes_text(self.data_loss_minutes)} |",
+            *([f"| Restored from | {markdown_cell(self.source)} |"] if self.source else []),
+            *([f"| Promotion | {markdown_cell(self.promotion)} |"] if self.promotion else []),
             f"| Credentials used | {markdown_cell(self.credentials or 'none')} |",
             f"| Validated at | {iso(self.validated_at)} |",
         ]

@@ -28,9 +28,11 @@ from typing import Any
 
 from lambdas.common.aws import error_code as _error_code
 from lambdas.common.postgres import DatabaseConnectionError, make_ssl_context
-from lambdas.contract.events import RESTORE_JOB_STATE_CHANGE, RESTORE_TEST_DETAIL_TYPES
+from lambdas.contract.checks import HEARTBEAT_CHECK
+from lambdas.contract.events import RDS_INSTANCE_CREATED, RESTORE_JOB_STATE_CHANGE, RESTORE_TEST_DETAIL_TYPES
 from lambdas.contract.layout import pending_marker_key, report_key
 from lambdas.contract.metrics import (
+    DATA_LOSS,
     DRILL_SUCCEEDED,
     RESTORE_TIME,
     RESTORED_RECOVERY_POINT_AGE,
@@ -46,6 +48,7 @@ from lambdas.restore_testing.reports import (
     ValidationReport,
     describe_error,
     instance_id_of,
+    iso,
     minutes_between,
     minutes_text,
     parse_time,
@@ -282,6 +285,76 @@ def validate_restore_job(
     return report
 
 
+def validate_drill_instance(
+    *,
+    event: Mapping[str, Any],
+    backup: Any,
+    rds: Any,
+    secrets: Any,
+    s3: Any,
+    cloudwatch: Any,
+    events: Any,
+    settings: ValidatorSettings,
+    checker: Checker,
+    now: datetime,
+) -> ValidationReport:
+    """Validate a drill instance restored from a snapshot of the read replica (on its "DB instance
+    created" event): the same checks and records as a restore job's, timed from the drill's start
+    (the RTO clock: snapshot, restore, validation) with the snapshot's time as the point in time."""
+    detail = event.get("detail") if isinstance(event.get("detail"), Mapping) else {}
+    assert isinstance(detail, Mapping)
+    arn = str(detail.get("SourceArn") or "")
+    instance_id = instance_id_of(arn) or str(detail.get("SourceIdentifier") or "").removeprefix("rds:")
+    report = ValidationReport(
+        environment=settings.environment,
+        kind=settings.kind,
+        restore_job_id=instance_id or "unknown",
+        validated_at=now,
+        rto_minutes=settings.rto_minutes,
+        rpo_minutes=settings.rpo_minutes,
+    )
+    prefix = f"{settings.identifier_prefix}-drill-" if settings.identifier_prefix else None
+    if settings.kind != "drill" or detail.get("EventID") != RDS_INSTANCE_CREATED or not instance_id:
+        report.message = "not the creation of a drill instance"
+        return report
+    if prefix is None or not instance_id.startswith(prefix):
+        report.message = f"{instance_id} is not a drill instance ({prefix or 'no prefix'}*)"
+        return report
+    marker = _read_marker(s3, settings, instance_id, report)
+    if marker is None or not marker.get("snapshotId"):
+        report.message = f"no pending snapshot drill for {instance_id}: not started by the drill starter"
+        LOG.info("drill validation of %s skipped: %s", instance_id, report.message)
+        return report
+    job = {
+        "Status": "COMPLETED",
+        "CreationDate": marker.get("startedAt"),
+        "CompletionDate": iso(now),
+        "RecoveryPointCreationDate": marker.get("recoveryPointCreated"),
+        "RecoveryPointArn": marker.get("recoveryPointArn"),
+        "CreatedResourceArn": arn or None,
+    }
+    report.recovery_point_arn = str(marker.get("recoveryPointArn") or "") or None
+    report.restored_resource_arn = arn or None
+    report.db_instance_id = instance_id
+    report.source = str(marker.get("source") or "snapshot of the read replica")
+    report.promotion = (
+        "not exercised: the drill restores a snapshot of the replica as a standalone instance and never "
+        "promotes the live replica (backupctl dr failover promotes it)"
+    )
+    try:
+        _validate(report, job, {}, marker, backup=backup, rds=rds, secrets=secrets, settings=settings, checker=checker)
+        if isinstance(marker.get("configDrill"), dict):
+            report.config_drill = marker["configDrill"]
+        _conclude(report, settings)
+    except Exception as exc:
+        LOG.error("drill validation of %s failed unexpectedly: %s", instance_id, type(exc).__name__)
+        _fail(report, f"validation failed unexpectedly: {type(exc).__name__}")
+    _record(
+        report, backup=backup, rds=rds, s3=s3, cloudwatch=cloudwatch, events=events, settings=settings, marker=marker
+    )
+    return report
+
+
 def _skip_reason(settings: ValidatorSettings, plan_arn: str | None) -> str | None:
     if settings.kind == "monthly":
         if plan_arn is None:
@@ -381,6 +454,7 @@ def _validate(
         return
     report.credentials = label
     report.checks = [check_outcome(r) for r in results]
+    report.data_loss_minutes = _data_loss(report)
     for check in report.checks:  # a check's text must never carry a credential either
         if any(v and len(v) >= 4 and v in (check.expected + check.found + check.message) for v in secret_values):
             report.checks = [
@@ -396,6 +470,17 @@ def _validate(
                 for c in report.checks
             ]
             break
+
+
+def _data_loss(report: ValidationReport) -> float | None:
+    """The copy's point in time minus its newest heartbeat, from the heartbeat freshness check."""
+    heartbeat = next((c for c in report.checks if c.name == HEARTBEAT_CHECK), None)
+    if heartbeat is None or report.recovery_point_created is None:
+        return None
+    newest = parse_time(heartbeat.found)
+    if newest is None:
+        return None
+    return max(0.0, round((report.recovery_point_created - newest).total_seconds() / 60, 1))
 
 
 def _recovery_point_created(
@@ -513,6 +598,7 @@ def _put_metrics(cloudwatch: Any, settings: ValidatorSettings, report: Validatio
         (RESTORE_TIME, report.restore_minutes),
         (RESTORED_RECOVERY_POINT_AGE, report.recovery_point_age_minutes),
         (DRILL_SUCCEEDED, (1.0 if report.ok else 0.0) if settings.kind == "drill" else None),
+        (DATA_LOSS, report.data_loss_minutes),
     ]
     data = [m.datum(value, dimensions, report.validated_at) for m, value in measured if value is not None]
     cloudwatch.put_metric_data(Namespace=settings.metric_namespace, MetricData=data)
@@ -538,6 +624,14 @@ def _cleanup_drill(
         outcome = f"{instance} was already gone"
     else:
         outcome = f"deleted {instance}"
+    snapshot = marker.get("snapshotId")
+    if isinstance(snapshot, str) and snapshot == instance:  # the drill's own snapshot of the replica
+        try:
+            rds.delete_db_snapshot(DBSnapshotIdentifier=snapshot)
+        except Exception as exc:
+            if _error_code(exc) != "DBSnapshotNotFound":
+                raise
+        outcome += f" and snapshot {snapshot}"
     s3.delete_object(Bucket=settings.reports_bucket, Key=pending_marker_key(report.restore_job_id))
     return outcome
 
