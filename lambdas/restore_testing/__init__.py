@@ -1,7 +1,8 @@
 """Restore testing and DR drills of the protected RDS database.
 
 - :mod:`.validation`: validate a completed restore job (monthly restore test or drill) and record it;
-- :mod:`.drill`: the quarterly DR drill's start (restore the newest copy, run the configuration drill);
+- :mod:`.drill`: the quarterly DR drill's start (restore the newest copy, or snapshot the read replica and
+  restore the snapshot; run the configuration drill);
 - :mod:`.reports`: what a test records (check outcomes, the JSON and Markdown report);
 - :mod:`.integrity`: the data-integrity checks against a real PostgreSQL copy;
 - :mod:`.handlers`: the Lambda entry points.
@@ -11,7 +12,14 @@ from lambdas.common.postgres import make_ssl_context
 from lambdas.contract.layout import pending_marker_key, report_key
 from lambdas.contract.settings import DrillSettings, ValidatorSettings
 from lambdas.restore_testing.connection import Checker, ConnectionTarget, Credentials
-from lambdas.restore_testing.drill import drill_identifier, drill_restore_metadata, run_config_drill, start_drill
+from lambdas.restore_testing.drill import (
+    continue_replica_drill,
+    drill_identifier,
+    drill_restore_metadata,
+    run_config_drill,
+    start_drill,
+    start_replica_drill,
+)
 from lambdas.restore_testing.reports import (
     MAX_STATUS_MESSAGE,
     CheckOutcome,
@@ -22,6 +30,7 @@ from lambdas.restore_testing.reports import (
 from lambdas.restore_testing.validation import (
     credential_candidates,
     integrity_checker,
+    validate_drill_instance,
     validate_restore_job,
 )
 
@@ -36,6 +45,7 @@ __all__ = [
     "RestoreTestingError",
     "ValidationReport",
     "ValidatorSettings",
+    "continue_replica_drill",
     "credential_candidates",
     "drill_identifier",
     "drill_restore_metadata",
@@ -45,5 +55,7 @@ __all__ = [
     "report_key",
     "run_config_drill",
     "start_drill",
+    "start_replica_drill",
+    "validate_drill_instance",
     "validate_restore_job",
 ]

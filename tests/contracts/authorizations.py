@@ -13,6 +13,9 @@ service's documentation, notably:
   own ARN (an RDS snapshot ARN for snapshots and their copies, ``arn:aws:backup:...:recovery-point:...``
   for continuous ones); ``StartRestoreJob`` and ``StartBackupJob`` pass a role (``iam:PassRole``).
 - RDS: IAM database authentication is ``rds-db:connect`` on ``dbuser:<resource id>/<user>``.
+  ``CreateDBSnapshot`` is checked on the instance and the new snapshot; ``RestoreDBInstanceFromDBSnapshot``
+  on the new instance, the snapshot and the subnet group, and restoring an encrypted snapshot makes RDS
+  create a grant on its key with the caller's credentials (``kms:CreateGrant`` via ``rds.<region>``).
 """
 
 from __future__ import annotations
@@ -197,6 +200,44 @@ def _rds_db(action: str) -> Mapper:
     ]
 
 
+def _rds_arn(ctx: CallContext, kind: str, name: str) -> str:
+    return f"arn:{PARTITION}:rds:{ctx.region}:{ctx.account}:{kind}:{name}"
+
+
+def _rds_create_snapshot(params: Mapping[str, Any], ctx: CallContext) -> list[Requirement]:
+    return [
+        Requirement("rds:CreateDBSnapshot", _rds_arn(ctx, "db", params["DBInstanceIdentifier"])),
+        Requirement("rds:CreateDBSnapshot", _rds_arn(ctx, "snapshot", params["DBSnapshotIdentifier"])),
+    ]
+
+
+def _rds_snapshot(action: str) -> Mapper:
+    # Without an identifier, DescribeDBSnapshots lists every snapshot: IAM checks snapshot:*.
+    return lambda params, ctx: [
+        Requirement(action, _rds_arn(ctx, "snapshot", str(params.get("DBSnapshotIdentifier", "*"))))
+    ]
+
+
+def _rds_restore_snapshot(params: Mapping[str, Any], ctx: CallContext) -> list[Requirement]:
+    required = [
+        Requirement("rds:RestoreDBInstanceFromDBSnapshot", _rds_arn(ctx, "db", params["DBInstanceIdentifier"])),
+        Requirement("rds:RestoreDBInstanceFromDBSnapshot", _rds_arn(ctx, "snapshot", params["DBSnapshotIdentifier"])),
+    ]
+    if "DBSubnetGroupName" in params:
+        required.append(
+            Requirement("rds:RestoreDBInstanceFromDBSnapshot", _rds_arn(ctx, "subgrp", params["DBSubnetGroupName"]))
+        )
+    # The snapshot is of an instance in this region: its key is one of theirs.
+    via = {"kms:ViaService": f"rds.{ctx.region}.amazonaws.com", "kms:CallerAccount": ctx.account}
+    for key in ctx.deployment.instance_keys(ctx.region, ctx.account):
+        required += [
+            Requirement(
+                "kms:CreateGrant", key, {**via, "kms:ResourceAliases": ctx.deployment.aliases_of(key)}, "key", key
+            )
+        ]
+    return required
+
+
 def _rds_connect(params: Mapping[str, Any], ctx: CallContext) -> list[Requirement]:
     # A deployed instance (found by its endpoint) has its resource id; a restored copy's is only
     # known at run time ("db-ABC..."), where any id is realistic.
@@ -282,6 +323,10 @@ OPERATIONS: Mapping[tuple[str, str], Mapper] = {
     ("backup", "DescribeBackupJob"): _unscoped("backup:DescribeBackupJob"),
     ("rds", "DescribeDBInstances"): _rds_db("rds:DescribeDBInstances"),
     ("rds", "DeleteDBInstance"): _rds_db("rds:DeleteDBInstance"),
+    ("rds", "CreateDBSnapshot"): _rds_create_snapshot,
+    ("rds", "DescribeDBSnapshots"): _rds_snapshot("rds:DescribeDBSnapshots"),
+    ("rds", "DeleteDBSnapshot"): _rds_snapshot("rds:DeleteDBSnapshot"),
+    ("rds", "RestoreDBInstanceFromDBSnapshot"): _rds_restore_snapshot,
     ("rds-db", "connect"): _rds_connect,
     ("secretsmanager", "GetSecretValue"): _secret,
     ("lambda", "Invoke"): _invoke,

@@ -215,6 +215,18 @@ class Deployment:
                     return self.physical(stack, logical_id, "DbiResourceId")
         return None
 
+    def instance_keys(self, region: str, account: str) -> list[str]:
+        """The storage keys of the DB instances deployed in ``region`` (the keys their snapshots use)."""
+        keys = []
+        for stack in self.stacks.values():
+            if stack.region != region:
+                continue
+            for props in (r.get("Properties", {}) for r in stack.of_type("AWS::RDS::DBInstance").values()):
+                if "KmsKeyId" in props:
+                    key = str(self.resolve(stack, props["KmsKeyId"]))
+                    keys.append(self.key_arn(key, region, account) or key)
+        return sorted(set(keys))
+
     def aliases_of(self, key_arn: str) -> list[str]:
         return sorted(alias.split(":", 1)[1] for alias, target in self.aliases.items() if target == key_arn)
 

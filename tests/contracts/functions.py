@@ -91,7 +91,7 @@ FUNCTIONS: tuple[RuntimeFunction, ...] = (
     ),
     RuntimeFunction(
         "restore-validator (drill)",
-        (_VALIDATE,),
+        (_VALIDATE, EntryPoint("restore-validator", "lambdas.restore_testing.validation", "validate_drill_instance")),
         _DR,
         "DrillValidationValidator",
         _spec(contract.VALIDATOR),
@@ -101,6 +101,8 @@ FUNCTIONS: tuple[RuntimeFunction, ...] = (
         "drill-starter",
         (
             EntryPoint("drill-starter", "lambdas.restore_testing.drill", "start_drill"),
+            EntryPoint("drill-starter", "lambdas.restore_testing.drill", "start_replica_drill"),
+            EntryPoint("drill-starter", "lambdas.restore_testing.drill", "continue_replica_drill"),
             EntryPoint("drill-starter", "lambdas.restore_testing.drill", "run_config_drill", ("function_arn",)),
         ),
         _DR,

@@ -5,6 +5,7 @@ against the API model); the database checks through a fake checker."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import itertools
 import json
@@ -803,6 +804,247 @@ def test_drill_job_without_marker_is_skipped(world: World) -> None:
         )
     assert report.skipped and "no drill marker" in report.message
     assert world.instance_exists(world.instance_id) and world.stored_keys() == []
+
+
+# --------------------------------------------------------------------------
+# Drill from the cross-Region read replica: snapshot, restore on the snapshot event, validate on the
+# instance event (RDS on moto's server; the events as EventBridge delivers them)
+# --------------------------------------------------------------------------
+
+REPLICA = "replica-of-orders"  # not a prefix of a drill name: the contract maps settings values by text
+
+
+def replica_drill_settings(world: World) -> rt.DrillSettings:
+    """The replica and the drill's subnet group exist (RDS refuses a restore into a missing group)."""
+    if not world.instance_exists(REPLICA):
+        world.create_instance(REPLICA)
+    rds, ec2 = world.aws.client("rds"), world.aws.client("ec2")
+    if not rds.describe_db_subnet_groups()["DBSubnetGroups"]:
+        vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]
+            for i, az in enumerate("ab")
+        ]
+        rds.create_db_subnet_group(
+            DBSubnetGroupName="orders-dr-private",
+            DBSubnetGroupDescription="drill",
+            SubnetIds=[s["SubnetId"] for s in subnets],
+        )
+    return dataclasses.replace(drill_settings(world), replica_identifier=REPLICA)
+
+
+def rds_event(detail_type: str, kind: str, name: str, event_id: str, message: str) -> dict[str, Any]:
+    """An RDS event as EventBridge delivers it (the shape of the RDS User Guide's examples)."""
+    arn = f"arn:aws:rds:{REGION}:{ACCOUNT}:{kind}:{name}"
+    return {
+        "version": "0",
+        "id": "0b3e4f2a-7c1d-4e5f-9a8b-1c2d3e4f5a6b",
+        "detail-type": detail_type,
+        "source": "aws.rds",
+        "account": ACCOUNT,
+        "time": "2026-04-01T03:20:00Z",
+        "region": REGION,
+        "resources": [arn],
+        "detail": {
+            "EventCategories": ["creation"],
+            "SourceType": "SNAPSHOT" if kind == "snapshot" else "DB_INSTANCE",
+            "SourceArn": arn,
+            "Date": "2026-04-01T03:20:00.000Z",
+            "Message": message,
+            "SourceIdentifier": name,
+            "EventID": event_id,
+        },
+    }
+
+
+def snapshot_created(name: str) -> dict[str, Any]:
+    return rds_event("RDS DB Snapshot Event", "snapshot", name, "RDS-EVENT-0042", "Manual snapshot created")
+
+
+def instance_created(name: str) -> dict[str, Any]:
+    return rds_event("RDS DB Instance Event", "db", name, "RDS-EVENT-0005", "DB instance created")
+
+
+def heartbeat_checks(newest: datetime) -> list[dict[str, Any]]:
+    return [
+        *passing_checks(),
+        {
+            "name": "heartbeat-fresh",
+            "kind": "fresh_writes",
+            "passed": True,
+            "expected": ">= ...",
+            "found": newest.isoformat(),
+            "message": "",
+            "duration_ms": 1.0,
+        },
+    ]
+
+
+def validate_drill(world: World, name: str, checker: FakeChecker, **overrides: Any) -> rt.ValidationReport:
+    backup, stub = stubbed("backup")
+    with stub:  # no AWS Backup call: the drill's times come from its marker and the snapshot
+        report = rt.validate_drill_instance(
+            event=instance_created(name),
+            backup=backup,
+            rds=world.aws.client("rds"),
+            secrets=world.aws.client("secretsmanager"),
+            s3=world.s3,
+            cloudwatch=world.aws.client("cloudwatch"),
+            events=world.aws.client("events"),
+            settings=world.drill_settings(identifier_prefix="orders", **overrides),
+            checker=checker,
+            now=world.now,
+        )
+        stub.assert_no_pending_responses()
+    return report
+
+
+def snapshot_ids(world: World) -> set[str]:
+    return {s["DBSnapshotIdentifier"] for s in world.aws.client("rds").describe_db_snapshots()["DBSnapshots"]}
+
+
+def test_replica_drill_snapshots_restores_isolated_validates_and_cleans_up(world: World) -> None:
+    settings = replica_drill_settings(world)
+    started = world.now - timedelta(minutes=35)
+    start = rt.start_replica_drill(rds=world.aws.client("rds"), s3=world.s3, settings=settings, now=started)
+    drill = start.restore_job_id
+    assert drill == f"orders-drill-{started:%Y%m%d%H%M}" and start.instance_id == drill
+    assert drill in snapshot_ids(world)
+    marker = json.loads(world.read(rt.pending_marker_key(drill)))
+    assert marker["snapshotId"] == drill and marker["source"] == f"snapshot of the read replica {REPLICA}"
+    assert marker["recoveryPointArn"].endswith(f":snapshot:{drill}")
+    assert not world.instance_exists(drill)  # nothing is restored before the snapshot is ready
+
+    rds = world.aws.client("rds")
+    sent: list[dict[str, Any]] = []
+    hook = "provide-client-params.rds.RestoreDBInstanceFromDBSnapshot"
+    record = lambda params, **_: sent.append(dict(params))  # noqa: E731
+    rds.meta.events.register(hook, record)
+    try:
+        outcome = rt.continue_replica_drill(event=snapshot_created(drill), rds=rds, s3=world.s3, settings=settings)
+    finally:
+        rds.meta.events.unregister(hook, record)
+    assert outcome["instanceId"] == drill
+    (request,) = sent
+    assert request["DBSnapshotIdentifier"] == drill and request["DBInstanceIdentifier"] == drill
+    assert (request["MultiAZ"], request["PubliclyAccessible"], request["DeletionProtection"]) == (False, False, False)
+    assert request["EnableIAMDatabaseAuthentication"] is True and request["BackupRetentionPeriod"] == 0
+    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=drill)["DBInstances"]
+    assert instance["DBSubnetGroup"]["DBSubnetGroupName"] == "orders-dr-private"
+    assert {g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]} == {"sg-0a1b2c3d", "sg-4e5f6a7b"}
+    point_in_time = datetime.fromisoformat(json.loads(world.read(rt.pending_marker_key(drill)))["recoveryPointCreated"])
+    again = rt.continue_replica_drill(
+        event=snapshot_created(drill), rds=world.aws.client("rds"), s3=world.s3, settings=settings
+    )
+    assert again["instanceId"] == drill  # a redelivered event restores nothing twice and does not fail
+
+    checker = FakeChecker(results=heartbeat_checks(point_in_time - timedelta(minutes=3)))
+    report = validate_drill(world, drill, checker)
+    assert report.status == "SUCCESSFUL", report.message
+    assert report.restore_minutes == 35.0  # the RTO clock runs from the drill's start: snapshot, restore, checks
+    assert report.data_loss_minutes == 3.0
+    assert report.recovery_point_created == point_in_time
+    assert checker.targets[0].host == instance["Endpoint"]["Address"]  # the drill instance, not the replica
+    assert report.source == f"snapshot of the read replica {REPLICA}"
+    assert report.promotion and report.promotion.startswith("not exercised")
+    assert world.metric("DataLossMinutes", "drill") == 3.0 and world.metric("DrillSucceeded", "drill") == 1.0
+    assert report.steps["cleanup"] == f"deleted {drill} and snapshot {drill}"
+    assert not world.instance_exists(drill) and drill not in snapshot_ids(world)
+    assert world.instance_exists(REPLICA)  # the live replica is never touched
+    markdown = world.read((report.report_key or "")[: -len("json")] + "md")
+    assert "| Data loss (point in time minus newest heartbeat) | 3 min |" in markdown
+    assert f"| Restored from | snapshot of the read replica {REPLICA} |" in markdown
+    assert rt.pending_marker_key(drill) not in world.stored_keys()
+
+
+def test_replica_drill_start_retried_in_the_same_minute_reuses_its_snapshot(world: World) -> None:
+    settings = replica_drill_settings(world)
+    started = world.now + timedelta(minutes=100 + world.n)  # a minute no other test uses
+    first = rt.start_replica_drill(rds=world.aws.client("rds"), s3=world.s3, settings=settings, now=started)
+    second = rt.start_replica_drill(rds=world.aws.client("rds"), s3=world.s3, settings=settings, now=started)
+    assert second.recovery_point_arn == first.recovery_point_arn
+    assert [s for s in snapshot_ids(world) if s == first.restore_job_id] == [first.restore_job_id]
+
+
+def test_replica_drill_without_the_replica_fails_clearly_and_writes_nothing(world: World) -> None:
+    settings = dataclasses.replace(drill_settings(world), replica_identifier="orders-no-such-replica")
+    with pytest.raises(rt.RestoreTestingError, match="cannot snapshot the read replica orders-no-such-replica"):
+        rt.start_replica_drill(rds=world.aws.client("rds"), s3=world.s3, settings=settings, now=world.now)
+    assert world.stored_keys() == []
+    with pytest.raises(rt.RestoreTestingError, match="REPLICA_IDENTIFIER"):
+        rt.start_replica_drill(rds=world.aws.client("rds"), s3=world.s3, settings=drill_settings(world), now=world.now)
+
+
+def test_snapshot_events_the_drill_did_not_start_restore_nothing(world: World) -> None:
+    settings = replica_drill_settings(world)
+    rds = world.aws.client("rds")
+    foreign = rt.continue_replica_drill(
+        event=snapshot_created("nightly-export"), rds=rds, s3=world.s3, settings=settings
+    )
+    assert foreign["skipped"] == "snapshot nightly-export is not a drill snapshot"
+    unmarked = rt.continue_replica_drill(
+        event=snapshot_created("orders-drill-209901010000"), rds=rds, s3=world.s3, settings=settings
+    )
+    assert unmarked["skipped"] == "no pending drill for snapshot orders-drill-209901010000"
+    assert not world.instance_exists("orders-drill-209901010000")
+
+
+def test_drill_instance_events_without_a_pending_snapshot_drill_are_skipped(world: World) -> None:
+    name = f"orders-drill-foreign-{world.n}"
+    world.create_instance(name)
+    report = validate_drill(world, name, FakeChecker(results=passing_checks()))
+    assert report.skipped and "no pending snapshot drill" in report.message
+    assert world.instance_exists(name) and world.stored_keys() == []
+    other = validate_drill(world, world.instance_id, FakeChecker(results=passing_checks()))
+    assert other.skipped and "is not a drill instance" in other.message
+
+
+def test_a_stale_heartbeat_fails_the_drill_and_still_measures_the_data_loss(world: World) -> None:
+    name = f"orders-drill-stale-{world.n}"
+    world.create_instance(name)
+    point_in_time = world.now - timedelta(minutes=10)
+    marker = {
+        "restoreJobId": name,
+        "instanceId": name,
+        "snapshotId": name,
+        "source": f"snapshot of the read replica {REPLICA}",
+        "recoveryPointArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:snapshot:{name}",
+        "startedAt": (world.now - timedelta(minutes=40)).isoformat(),
+        "recoveryPointCreated": point_in_time.isoformat(),
+    }
+    world.s3.put_object(Bucket=world.bucket, Key=rt.pending_marker_key(name), Body=json.dumps(marker).encode())
+    checks = heartbeat_checks(point_in_time - timedelta(minutes=42))
+    checks[-1].update(passed=False, message="backup_heartbeat.beats.beat_at is stale")
+    report = validate_drill(world, name, FakeChecker(results=checks), rpo_minutes=15.0)
+    assert report.status == "FAILED" and "heartbeat-fresh" in report.message
+    assert report.data_loss_minutes == 42.0
+    assert world.metric("DataLossMinutes", "drill") == 42.0 and world.metric("DrillSucceeded", "drill") == 0.0
+    assert not world.instance_exists(name)  # cleaned up; the drill's own (already deleted) snapshot is tolerated
+    assert report.steps["cleanup"] == f"deleted {name} and snapshot {name}"
+
+
+def test_handlers_dispatch_the_replica_drill_by_event(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    replica_drill_settings(world)
+    monkeypatch.setattr(handlers, "aws_client", lambda s, r=None: world.aws.client(s, r))
+    env = {
+        "ENVIRONMENT": "prod",
+        "DR_VAULT_NAME": "ecommerce-prod-dr",
+        "SOURCE_DB_ARN": SOURCE_DB_ARN,
+        "RESTORE_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/backup-restore",
+        "INSTANCE_CLASS": "db.t4g.medium",
+        "DB_SUBNET_GROUP": "orders-dr-private",
+        "SECURITY_GROUP_IDS": "sg-0a1b2c3d",
+        "REPORTS_BUCKET": world.bucket,
+        "IDENTIFIER_PREFIX": "orders",
+        "REPLICA_IDENTIFIER": REPLICA,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    started = handlers.drill_start_handler({}, None)  # the schedule's event: snapshot the replica
+    drill = started["restoreJobId"]
+    assert drill in snapshot_ids(world) and not world.instance_exists(drill)
+    continued = handlers.drill_start_handler(snapshot_created(drill), None)
+    assert continued["instanceId"] == drill and world.instance_exists(drill)
 
 
 # --------------------------------------------------------------------------
