@@ -191,3 +191,71 @@ def test_an_explicitly_relaxed_region_loss_target_synthesizes_copies_without_a_r
     }
     out = synth_app(tmp_path, context)
     assert not out.resources(REPLICA, "AWS::RDS::DBInstance")
+
+
+def _rds_event(detail_type: str, kind: str, name: str, event_id: str, region: str = DR) -> dict[str, Any]:
+    arn = f"arn:aws:rds:{region}:111111111111:{kind}:{name}"
+    return {
+        "version": "0",
+        "id": "7f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f",
+        "detail-type": detail_type,
+        "source": "aws.rds",
+        "account": "111111111111",
+        "time": "2026-04-01T03:20:00Z",
+        "region": region,
+        "resources": [arn],
+        "detail": {"SourceArn": arn, "SourceIdentifier": name, "EventID": event_id, "SourceType": kind.upper()},
+    }
+
+
+def test_the_drill_continues_on_its_own_snapshot_and_instance_events_only(synthesized: Synthesized) -> None:
+    """The DR stack's RDS rules, evaluated by EventBridge's pattern matcher (moto's): the drill's
+    snapshot of the replica starts the restore, the restored instance starts the validation, and no
+    other snapshot, instance or event kind does."""
+    from tests.support.moto_aws import drain_events, moto_aws
+
+    rules = {
+        logical_id.split("Drill", 1)[1].rstrip("0123456789ABCDEF"): r["Properties"]
+        for logical_id, r in synthesized.resources(BASE, "AWS::Events::Rule").items()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.rds"]
+    }
+    assert set(rules) == {"SnapshotTaken", "InstanceRestored"}
+    functions = synthesized.resources(BASE, "AWS::Lambda::Function")
+    targets = {name: rule["Targets"][0]["Arn"]["Fn::GetAtt"][0] for name, rule in rules.items()}
+    assert targets["SnapshotTaken"].startswith("DrillStarter") and targets["SnapshotTaken"] in functions
+    assert targets["InstanceRestored"].startswith("DrillValidationValidator")
+    snapshot, instance = "RDS DB Snapshot Event", "RDS DB Instance Event"
+    cases = {
+        ("SnapshotTaken", snapshot, "snapshot", "production-drill-drill-202604010300", "RDS-EVENT-0042"): True,
+        ("SnapshotTaken", snapshot, "snapshot", "production-drill-drill-202604010300", "RDS-EVENT-0040"): False,
+        ("SnapshotTaken", snapshot, "snapshot", "nightly-export", "RDS-EVENT-0042"): False,
+        ("SnapshotTaken", instance, "db", "production-drill-drill-202604010300", "RDS-EVENT-0042"): False,
+        ("InstanceRestored", instance, "db", "production-drill-drill-202604010300", "RDS-EVENT-0005"): True,
+        ("InstanceRestored", instance, "db", "ecommerce-production-dr", "RDS-EVENT-0005"): False,
+        ("InstanceRestored", instance, "db", "production-drill-drill-202604010300", "RDS-EVENT-0003"): False,
+    }
+    with moto_aws(DR) as aws:
+        events, sqs = aws.client("events"), aws.client("sqs")
+        queues = {}
+        for name, rule in rules.items():  # each rule delivers to a queue standing in for its function
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            events.put_rule(Name=name, EventPattern=json.dumps(rule["EventPattern"]))
+            events.put_targets(Rule=name, Targets=[{"Id": "function", "Arn": arn}])
+            queues[name] = url
+        for (rule, detail_type, kind, name, event_id), expected in cases.items():
+            event = _rds_event(detail_type, kind, name, event_id)
+            entry = {k: event[k] for k in ("source", "resources")}
+            entry |= {"DetailType": event["detail-type"], "Detail": json.dumps(event["detail"])}
+            events.put_events(Entries=[{k[0].upper() + k[1:]: v for k, v in entry.items()}])
+            delivered = {queue: drain_events(sqs, url, []) for queue, url in queues.items()}
+            assert bool(delivered[rule]) is expected, (rule, detail_type, name, event_id)
+            assert not any(v for k, v in delivered.items() if k != rule), (rule, detail_type, name, event_id)
+
+
+def test_the_drills_data_loss_is_alarmed_against_the_region_loss_rpo(synthesized: Synthesized) -> None:
+    alarm = _alarm(synthesized, BASE, "DataLossMinutes")
+    assert alarm["Threshold"] == 15 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"Environment": "production", "Kind": "drill"}
+    time_alarm = _alarm(synthesized, BASE, "RestoreTimeMinutes")
+    assert time_alarm["Threshold"] == 60  # the drill's RTO clock is the region-loss RTO
