@@ -28,7 +28,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from backup_constructs.backup.strategy import BackupStrategy, DisasterRecoveryVault
+from backup_constructs.backup.strategy import BackupStrategy, DisasterRecoveryVault, FailoverBackupPlan
 from backup_constructs.config_backup import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
 from backup_constructs.config_backup.keys import DigestKeyReplica
 from backup_constructs.core.alarms import (
@@ -372,6 +372,12 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
         super().__init__(scope, id_, **kwargs)
         self.dr_vault = DisasterRecoveryVault(
             self, "DrVault", policy=config.policy, exempt_principal_arns=config.break_glass_role_arns
+        )
+        # A promoted replica gets the policy's backups here (the failover tags it).
+        self.failover_plan = (
+            FailoverBackupPlan(self, "FailoverPlan", policy=config.policy, vault=self.dr_vault.backup_vault)
+            if config.policy.region_loss is not None
+            else None
         )
         # The replica's storage and the replicated master secret, by alias (the data stack names it).
         self.database_key = rotating_key(

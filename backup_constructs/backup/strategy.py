@@ -16,7 +16,7 @@ from constructs import Construct, IValidation
 from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge
 from backup_constructs.policy import BackupPolicy, BackupRule, VaultLock, VaultLockMode
-from backup_constructs.policy.naming import backup_role_name, resource_prefix
+from backup_constructs.policy.naming import FAILOVER_TAG_KEY, backup_role_name, failover_plan_name, resource_prefix
 from backup_constructs.policy.rpo import policy_findings
 
 BACKUP_SERVICE_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores")
@@ -147,6 +147,70 @@ class DisasterRecoveryVault(Construct):
         self.backup_vault = vault.backup_vault
 
 
+def plan_rule(
+    policy: BackupPolicy, rule: BackupRule, *, copy_targets: Sequence[backup.IBackupVault] = ()
+) -> backup.BackupPlanRule:
+    """One policy rule as a plan rule, copied to ``copy_targets`` when the rule copies to DR."""
+    copies: list[backup.BackupPlanCopyActionProps] = []
+    if rule.copy_to_dr and rule.dr_retention_days is not None:
+        copies = [
+            backup.BackupPlanCopyActionProps(
+                destination_backup_vault=target, delete_after=Duration.days(rule.dr_retention_days)
+            )
+            for target in copy_targets
+        ]
+    return backup.BackupPlanRule(
+        rule_name=rule.name,
+        schedule_expression=events.Schedule.expression(rule.schedule),
+        start_window=Duration.minutes(rule.start_window_minutes),
+        completion_window=Duration.minutes(rule.completion_window_minutes),
+        delete_after=Duration.days(rule.retention_days),
+        enable_continuous_backup=True if rule.continuous else None,
+        copy_actions=copies or None,
+        recovery_point_tags={"backup-environment": policy.environment, "backup-rule": rule.name},
+    )
+
+
+class FailoverBackupPlan(Construct):
+    """The DR region's plan for the day the primary region is lost: the policy's rules (no copies, the
+    primary is gone) into the DR vault, selecting only resources tagged ``backup-failover=<environment>``.
+    Nothing carries the tag until ``backupctl dr failover`` promotes the replica and tags it, so the plan
+    costs nothing before; from then the promoted instance has the same backups as the primary had.
+
+    Deploy it in ``policy.dr_region`` next to :class:`DisasterRecoveryVault`.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, policy: BackupPolicy, vault: backup.IBackupVault) -> None:
+        super().__init__(scope, id_)
+        self.plan = backup.BackupPlan(self, "Plan", backup_plan_name=failover_plan_name(policy), backup_vault=vault)
+        for rule in policy.rules:
+            self.plan.add_rule(plan_rule(policy, rule))
+        # The DR region's own role (IAM is global, but the primary's backup role comes with the primary's
+        # stacks, which this one must not depend on).
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(f"service-role/{name}")
+                for name in BACKUP_SERVICE_POLICIES
+            ],
+            description=f"AWS Backup backs up {policy.environment} resources promoted in the DR region",
+        )
+        for name in BACKUP_SERVICE_POLICIES:
+            acknowledge(
+                self.role,
+                f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{name}]",
+                f"AWS Backup uses {name}, the policy AWS maintains for the backup service.",
+            )
+        self.selection = self.plan.add_selection(
+            "Promoted",
+            backup_selection_name=f"{policy.environment}-promoted-in-dr",
+            resources=[backup.BackupResource.from_tag(FAILOVER_TAG_KEY, policy.environment)],
+            role=self.role,
+        )
+
+
 class BackupStrategy(Construct):
     """The policy's AWS Backup plan: vault, rules, selection and cross-region copies.
 
@@ -247,25 +311,8 @@ class BackupStrategy(Construct):
         return backup.BackupVault.from_backup_vault_arn(self, "DrVault", arn)
 
     def _plan_rule(self, rule: BackupRule) -> backup.BackupPlanRule:
-        copies: list[backup.BackupPlanCopyActionProps] = []
-        if rule.copy_to_dr and rule.dr_retention_days is not None:
-            targets = [v for v in (self.dr_vault, self.isolated_copy_vault) if v is not None]
-            copies = [
-                backup.BackupPlanCopyActionProps(
-                    destination_backup_vault=target, delete_after=Duration.days(rule.dr_retention_days)
-                )
-                for target in targets
-            ]
-        return backup.BackupPlanRule(
-            rule_name=rule.name,
-            schedule_expression=events.Schedule.expression(rule.schedule),
-            start_window=Duration.minutes(rule.start_window_minutes),
-            completion_window=Duration.minutes(rule.completion_window_minutes),
-            delete_after=Duration.days(rule.retention_days),
-            enable_continuous_backup=True if rule.continuous else None,
-            copy_actions=copies or None,
-            recovery_point_tags={"backup-environment": self.policy.environment, "backup-rule": rule.name},
-        )
+        targets = [v for v in (self.dr_vault, self.isolated_copy_vault) if v is not None]
+        return plan_rule(self.policy, rule, copy_targets=targets)
 
     def _annotate_rds_design(self) -> None:
         policy = self.policy

@@ -8,6 +8,7 @@ comes from cdk.json. Progress goes to stderr; ``--json`` prints machine-readable
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -307,25 +308,47 @@ def _drill_verify(
             "reason": f"the copy {restored.get('target')} is reachable only inside the VPC: run from there "
             "or pass --db-host (e.g. an SSM port forward) to run the integrity checks",
         }
+    return verify_database(
+        config, host=str(host), port=args.db_port, region=config.region, point_in_time=now, database=None
+    )
+
+
+def verify_database(
+    config: EnvironmentConfig,
+    *,
+    host: str,
+    port: int,
+    region: str,
+    point_in_time: datetime,
+    database: str | None,
+) -> dict[str, Any]:
+    """The policy's integrity checks against the database at ``host`` as the validator user, signed in
+    with IAM (a 15-minute token from ``region``'s RDS client): the credentials the scheduled tests use."""
     from lambdas.restore_testing import ConnectionTarget, Credentials, integrity_checker, make_ssl_context
 
     checks = json.dumps([c.to_json() for c in config.policy.restore_testing.checks])
     checker = integrity_checker(checks, config.policy.rpo_target_minutes)
-    # The validator user signs in with IAM (a 15-minute token): the same credentials the scheduled tests use.
-    token = aws_client("rds", config.region).generate_db_auth_token(
-        DBHostname=str(host), Port=args.db_port, DBUsername=VALIDATOR_USER, Region=config.region
+    token = aws_client("rds", region).generate_db_auth_token(
+        DBHostname=host, Port=port, DBUsername=VALIDATOR_USER, Region=region
     )
     target = ConnectionTarget(
-        host=str(host),
-        port=args.db_port,
-        database=config.database_name,
+        host=host,
+        port=port,
+        database=database or config.database_name,
         candidates=(Credentials(label="iam", username=VALIDATOR_USER, password=token),),
         ssl_context=make_ssl_context(None),
         timeout_s=10,
     )
-    label, results = checker(target, now)
-    failed = [r for r in results if not _passed(r)]
-    return {"status": "FAILED" if failed else "OK", "credentials": label, "checks": len(results), "failed": failed}
+    label, results = checker(target, point_in_time)
+    as_dicts = [r if isinstance(r, dict) else dataclasses.asdict(r) for r in results]
+    failed = [r for r in as_dicts if not _passed(r)]
+    return {
+        "status": "FAILED" if failed else "OK",
+        "credentials": label,
+        "checks": len(results),
+        "failed": failed,
+        "results": as_dicts,
+    }
 
 
 def _passed(result: Any) -> bool:

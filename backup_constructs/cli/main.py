@@ -10,6 +10,7 @@ from pathlib import Path
 from backup_constructs.cli.config import add_config_commands, run_config_command
 from backup_constructs.cli.db import add_db_commands, run_db_command
 from backup_constructs.cli.doctor import add_doctor_command
+from backup_constructs.cli.failover import add_dr_commands
 from backup_constructs.policy import PolicyError
 from backup_constructs.policy.environments import load_environments, read_cdk_context
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_commands(sub)
     add_db_commands(sub)
     add_doctor_command(sub)
+    add_dr_commands(sub)
     return parser
 
 
@@ -71,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "config":
         return run_config_command(args)
-    if args.command in ("db", "drill"):
+    if args.command in ("db", "drill", "dr"):
         return run_db_command(args)
     try:
         return int(args.handler(args))

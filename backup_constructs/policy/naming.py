@@ -23,6 +23,15 @@ def backup_role_name(policy: BackupPolicy) -> str:
     return f"{resource_prefix(policy)}-backup"
 
 
+# The tag ``backupctl dr failover`` puts on the promoted instance: the DR region's failover plan selects it.
+FAILOVER_TAG_KEY = "backup-failover"
+
+
+def failover_plan_name(policy: BackupPolicy) -> str:
+    """The DR region's backup plan for an instance promoted there (empty until a failover tags one)."""
+    return f"{resource_prefix(policy)}-failover"
+
+
 def heartbeat_function_name(policy: BackupPolicy) -> str:
     """The heartbeat writer (named, so the monitoring stack alarms on its errors)."""
     return f"{resource_prefix(policy)}-heartbeat"
