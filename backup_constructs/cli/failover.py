@@ -245,26 +245,23 @@ class Failover:
         k8s = self.config.kubernetes
         if k8s is None:
             return {"status": "none: no kubernetes configuration in cdk.json"}
-        from lambdas.config_backup.storage import backup_ids, backup_ref, load_manifest
+        from lambdas.config_backup.storage import backup_ref, latest_complete
         from lambdas.contract.layout import backup_prefix
 
         s3 = self.client("s3")
         bucket = config_bucket_name(self.prefix, self.config.account, self.dr_region)
         newest: dict[str, Any] = {}
         for namespace in k8s.namespaces:
-            found: dict[str, Any] = {"backupId": None}
-            prefix = backup_prefix(k8s.cluster_name, namespace)
-            for backup_id in backup_ids(s3, bucket, k8s.cluster_name, namespace):
-                manifest = load_manifest(s3, bucket, prefix, backup_id)
-                if manifest is not None:  # the newest complete one
-                    ref = backup_ref(prefix, backup_id, manifest)
-                    found = {
-                        "backupId": ref.backup_id,
-                        "createdAt": ref.created_at.isoformat(),
-                        "ageMinutes": _minutes(now - ref.created_at),
-                    }
-                    break
-            newest[namespace] = found
+            latest = latest_complete(s3, bucket, k8s.cluster_name, namespace)
+            if latest is None:
+                newest[namespace] = {"backupId": None}
+                continue
+            ref = backup_ref(backup_prefix(k8s.cluster_name, namespace), *latest)
+            newest[namespace] = {
+                "backupId": ref.backup_id,
+                "createdAt": ref.created_at.isoformat(),
+                "ageMinutes": _minutes(now - ref.created_at),
+            }
         return {"bucket": bucket, "namespaces": newest}
 
     # 2. promote
