@@ -342,6 +342,7 @@ class MonitoringStack(Stack):
             config_bucket_name=names.bucket(config.region) if k8s else None,
             config_replica_bucket_name=names.replica_bucket if k8s and config.dr_region else None,
             heartbeat_function=lambda_.Function.from_function_name(self, "Heartbeat", heartbeat_function_name(policy)),
+            replica_identifier=config.replica_identifier if policy.wants_replica else None,
             config_cluster=k8s.cluster_name if k8s else None,
             config_namespaces=k8s.namespaces if k8s else (),
             config_export_function=(

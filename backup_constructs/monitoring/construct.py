@@ -80,6 +80,9 @@ class BackupMonitoring(Construct):
         Kubernetes configuration backups to watch for freshness. Default: none.
     heartbeat_function:
         The database heartbeat writer: alarms when it fails. Default: none.
+    replica_identifier:
+        The database's cross-Region read replica (in ``policy.dr_region``): the dashboard shows its lag,
+        the region-loss exposure, next to the in-region exposure. Default: none.
     config_replica_bucket_name:
         The configuration backups' replica bucket in the DR region: alarms on failed replication
         (published in this, the source, region). Default: none.
@@ -115,6 +118,7 @@ class BackupMonitoring(Construct):
         config_dead_letter_queue: sqs.IQueue | None = None,
         config_replica_bucket_name: str | None = None,
         heartbeat_function: lambda_.IFunction | None = None,
+        replica_identifier: str | None = None,
         alert_emails: Sequence[str] = (),
         alert_https_endpoints: Sequence[str] = (),
         exempt_principal_arns: Sequence[str] = (),
@@ -258,6 +262,7 @@ class BackupMonitoring(Construct):
             resources=protected_resource_arns,
             namespaces=config_namespaces,
             alarms=list(self.alarms.values()),
+            replica_identifier=replica_identifier,
         )
         self.config_recorder = config_recording(self, policy) if enable_config_recording else None
         self.metric_stream = metric_stream_archive(self, policy) if metric_archive else None

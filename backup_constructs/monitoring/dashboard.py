@@ -29,6 +29,7 @@ def backup_dashboard(
     resources: Sequence[str],
     namespaces: Sequence[str],
     alarms: Sequence[cw.IAlarm],
+    replica_identifier: str | None = None,
 ) -> cw.Dashboard:
     """Per environment: RPO exposure against the target, recovery point ages, job failures, restore times
     against the RTO (each from the region that publishes it), configuration backup ages, alarm status."""
@@ -36,11 +37,38 @@ def backup_dashboard(
     rpo = cw.HorizontalAnnotation(value=policy.rpo_target_minutes, label="RPO target")
     rto = cw.HorizontalAnnotation(value=policy.rto_target_minutes, label="RTO target")
     dashboard = cw.Dashboard(scope, "Dashboard", dashboard_name=f"{env}-backup-strategy")
+    in_region = [project_metric(RPO_EXPOSURE, (env, d), "Maximum") for d in databases]
+    exposure: list[cw.IMetric] = list(in_region)
+    annotations = [rpo]
+    spec = policy.region_loss
+    if replica_identifier and policy.dr_region and spec is not None:
+        # With a replica, what the loss of this region would lose is the replica's lag, which RDS
+        # publishes (seconds) in the replica's region.
+        lag = cw.Metric(
+            namespace="AWS/RDS",
+            metric_name="ReplicaLag",
+            dimensions_map={"DBInstanceIdentifier": replica_identifier},
+            statistic="Maximum",
+            period=Duration.minutes(1),
+            region=policy.dr_region,
+        )
+        exposure.append(
+            cw.MathExpression(
+                expression="lag / 60",
+                using_metrics={"lag": lag},
+                label=f"region-loss exposure ({replica_identifier} lag, {policy.dr_region})",
+                period=Duration.minutes(1),
+            )
+        )
+        if spec.rpo_target_minutes is not None and spec.rpo_target_minutes != policy.rpo_target_minutes:
+            annotations.append(cw.HorizontalAnnotation(value=spec.rpo_target_minutes, label="region-loss RPO target"))
     dashboard.add_widgets(
         cw.GraphWidget(
-            title="RPO exposure per database (min)",
-            left=[project_metric(RPO_EXPOSURE, (env, d), "Maximum") for d in databases],
-            left_annotations=[rpo],
+            title="RPO exposure (min): in-region and on region loss"
+            if len(exposure) > len(in_region)
+            else "RPO exposure per database (min)",
+            left=exposure,
+            left_annotations=annotations,
             width=12,
         ),
         cw.GraphWidget(

@@ -165,6 +165,8 @@ def dashboard_metrics(deployment: Deployment) -> list[WatchedMetric]:
             for widget in body["widgets"]:
                 props = widget.get("properties", {})
                 for entry in props.get("metrics", []):
+                    if isinstance(entry[0], Mapping) and "expression" in entry[0]:
+                        continue  # math over the widget's other entries, which are checked themselves
                     watched.append(_widget_metric(stack, logical_id, props, entry))
     return watched
 

@@ -259,3 +259,29 @@ def test_the_drills_data_loss_is_alarmed_against_the_region_loss_rpo(synthesized
     assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"Environment": "production", "Kind": "drill"}
     time_alarm = _alarm(synthesized, BASE, "RestoreTimeMinutes")
     assert time_alarm["Threshold"] == 60  # the drill's RTO clock is the region-loss RTO
+
+
+def test_the_dr_region_backs_up_a_promoted_instance_by_the_failover_tag(synthesized: Synthesized) -> None:
+    plan = _one(synthesized, BASE, "AWS::Backup::BackupPlan")["Properties"]["BackupPlan"]
+    assert plan["BackupPlanName"] == "ecommerce-backup-production-failover"
+    rules = {r["RuleName"]: r for r in plan["BackupPlanRule"]}
+    primary = _one(synthesized, "ecommerce-production-backup", "AWS::Backup::BackupPlan")["Properties"]["BackupPlan"]
+    assert set(rules) == {r["RuleName"] for r in primary["BackupPlanRule"]}  # the same rules as the primary's
+    assert all("CopyActions" not in r for r in rules.values())  # nowhere to copy to with the primary gone
+    assert any(r.get("EnableContinuousBackup") for r in rules.values())
+    (vault_id,) = synthesized.resources(BASE, "AWS::Backup::BackupVault")
+    assert {r["TargetBackupVault"]["Fn::GetAtt"][0] for r in rules.values()} == {vault_id}
+    selection = _one(synthesized, BASE, "AWS::Backup::BackupSelection")["Properties"]["BackupSelection"]
+    assert selection["ListOfTags"] == [
+        {"ConditionKey": "backup-failover", "ConditionType": "STRINGEQUALS", "ConditionValue": "production"}
+    ]
+    assert "Resources" not in selection  # nothing is backed up here until a failover tags it
+    assert "AWS::Backup::BackupPlan" not in json.dumps(synthesized.templates.get("ecommerce-staging-backup-dr", {}))
+
+
+def test_the_dashboard_shows_region_loss_exposure_from_the_dr_region(synthesized: Synthesized) -> None:
+    dashboard = _one(synthesized, MONITORING, "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]
+    body = json.dumps(dashboard)
+    assert "in-region and on region loss" in body
+    assert '\\"ReplicaLag\\",\\"DBInstanceIdentifier\\",\\"ecommerce-production-dr\\",{\\"id\\":\\"lag\\"' in body
+    assert '\\"region\\":\\"us-west-2\\"' in body and '\\"expression\\":\\"lag / 60\\"' in body
