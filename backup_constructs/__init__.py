@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 from backup_constructs.policy import BackupPolicy, BackupRule, PolicyError, ResourceType
 
 if TYPE_CHECKING:
-    from backup_constructs.backup.strategy import BackupStrategy, DisasterRecoveryVault, ProtectedBackupVault
+    from backup_constructs.backup.strategy import (
+        BackupStrategy,
+        DisasterRecoveryVault,
+        FailoverBackupPlan,
+        ProtectedBackupVault,
+    )
     from backup_constructs.config_backup import ConfigBackupReplica, KubernetesConfigBackup
     from backup_constructs.core.keys import protect_keys
     from backup_constructs.core.physical_names import UniquePhysicalNames
@@ -20,6 +25,8 @@ if TYPE_CHECKING:
         database_cluster_backup_props,
         database_instance_backup_props,
     )
+    from backup_constructs.database.heartbeat import DatabaseHeartbeat
+    from backup_constructs.database.replica import CrossRegionReadReplica
     from backup_constructs.monitoring.alerts import AlertTopic
     from backup_constructs.monitoring.construct import BackupMonitoring
     from backup_constructs.monitoring.evidence import BackupComplianceFramework
@@ -31,9 +38,12 @@ _LAZY = {
     "BackupMonitoring": "backup_constructs.monitoring.construct",
     "BackupStrategy": "backup_constructs.backup.strategy",
     "ConfigBackupReplica": "backup_constructs.config_backup",
+    "CrossRegionReadReplica": "backup_constructs.database.replica",
+    "DatabaseHeartbeat": "backup_constructs.database.heartbeat",
     "DisasterRecoveryDrill": "backup_constructs.restore_testing",
     "DisasterRecoveryVault": "backup_constructs.backup.strategy",
     "EnforceBackupPolicy": "backup_constructs.database.enforce",
+    "FailoverBackupPlan": "backup_constructs.backup.strategy",
     "KubernetesConfigBackup": "backup_constructs.config_backup",
     "ProtectedBackupVault": "backup_constructs.backup.strategy",
     "RestoreTesting": "backup_constructs.restore_testing",
@@ -51,9 +61,12 @@ __all__ = [
     "BackupRule",
     "BackupStrategy",
     "ConfigBackupReplica",
+    "CrossRegionReadReplica",
+    "DatabaseHeartbeat",
     "DisasterRecoveryDrill",
     "DisasterRecoveryVault",
     "EnforceBackupPolicy",
+    "FailoverBackupPlan",
     "KubernetesConfigBackup",
     "PolicyError",
     "ProtectedBackupVault",

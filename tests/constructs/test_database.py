@@ -178,3 +178,77 @@ def test_aspect_changes_nothing_that_already_complies(fresh_stack: StackFactory)
     logs.LogGroup(stack, "Ok", retention=logs.RetentionDays.ONE_MONTH)
     _, annotations = enforce(stack)
     annotations.has_no_warning("*", Match.any_value())
+
+
+def test_a_replica_policy_refuses_an_rds_managed_master_password_naming_the_field(fresh_stack: StackFactory) -> None:
+    import pytest
+
+    from backup_constructs import PolicyError
+
+    with pytest.raises(PolicyError, match=r"^manage_master_user_password: got True; .* allowed: a secret"):
+        database_instance_backup_props(PRODUCTION, manage_master_user_password=True)
+    assert database_instance_backup_props(STAGING, manage_master_user_password=True)["manage_master_user_password"]
+    stack = fresh_stack()
+    cfn_instance(stack, manage_master_user_password=True)
+    _, annotations = enforce(stack, PRODUCTION)
+    annotations.has_error("/TestStack/Db", Match.string_like_regexp("manage_master_user_password: got True"))
+
+
+def test_an_adopters_dr_stack_gets_a_cross_region_replica_under_the_policy(fresh_stack: StackFactory) -> None:
+    import pytest
+    from aws_cdk import aws_kms as kms
+
+    from backup_constructs import CrossRegionReadReplica, PolicyError
+
+    stack = fresh_stack("us-west-2")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
+    replica = CrossRegionReadReplica(
+        stack,
+        "Replica",
+        policy=PRODUCTION,
+        source_instance_arn="arn:aws:rds:us-east-1:111111111111:db:shop",
+        source_region="us-east-1",
+        instance_identifier="shop-dr",
+        instance_class="db.r7g.large",
+        vpc=vpc,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        kms_key=kms.Key(stack, "Key", enable_key_rotation=True),
+    )
+    template = Template.from_stack(stack)
+    template.has_resource(
+        "AWS::RDS::DBInstance",
+        {
+            "Properties": Match.object_like(
+                {
+                    "DBInstanceIdentifier": "shop-dr",
+                    "SourceDBInstanceIdentifier": "arn:aws:rds:us-east-1:111111111111:db:shop",
+                    "SourceRegion": "us-east-1",
+                    "MultiAZ": True,
+                    "DeletionProtection": True,
+                    "EnableIAMDatabaseAuthentication": True,
+                    "PubliclyAccessible": False,
+                    "KmsKeyId": Match.any_value(),
+                    "StorageEncrypted": Match.absent(),  # CloudFormation refuses it on a read replica
+                    "BackupRetentionPeriod": Match.absent(),
+                }
+            ),
+            "DeletionPolicy": "Delete",  # what CloudFormation does with a replica anyway
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup", {"LogGroupName": "/aws/rds/instance/shop-dr/postgresql", "RetentionInDays": 90}
+    )
+    assert replica.arn.endswith(":db:shop-dr")
+    with pytest.raises(PolicyError, match=r"^source_region: got 'us-west-2'"):
+        CrossRegionReadReplica(
+            stack,
+            "Same",
+            policy=PRODUCTION,
+            source_instance_arn="arn:aws:rds:us-west-2:111111111111:db:shop",
+            source_region="us-west-2",
+            instance_identifier="shop-dr2",
+            instance_class="db.r7g.large",
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            kms_key=kms.Key(stack, "Key2", enable_key_rotation=True),
+        )
