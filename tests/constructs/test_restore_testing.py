@@ -10,6 +10,7 @@ import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -287,6 +288,7 @@ def test_drill_alarms_notify_the_given_topic_in_the_drills_own_region() -> None:
     assert set(drill_.alarms) == {
         "RestoreTimeOverRto-drill",
         "ValidationFailures-drill",
+        "DataLossOverRpo-drill",
         "DrillStarterErrors",
         "DrillValidatorErrors",
         "DrillDeadLetters",
@@ -315,3 +317,71 @@ def test_drill_alarms_notify_the_given_topic_in_the_drills_own_region() -> None:
 def test_a_drill_without_a_topic_has_no_alarms() -> None:
     template = drill()
     template.resource_count_is("AWS::CloudWatch::Alarm", 0)
+
+
+def _literal(value: Any) -> Any:
+    """An ARN joined with the partition (no feature flags in these apps) as its text in aws."""
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    if isinstance(value, dict) and "Fn::Join" in value:
+        parts = value["Fn::Join"][1]
+        if all(isinstance(p, str) or p == {"Ref": "AWS::Partition"} for p in parts):
+            return "".join(p if isinstance(p, str) else "aws" for p in parts)
+    return value
+
+
+def _statements(template: Template, sid: str) -> list[dict[str, Any]]:
+    found = []
+    for resource in template.to_json()["Resources"].values():
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            found += [st for st in resource["Properties"]["PolicyDocument"]["Statement"] if st.get("Sid") == sid]
+    return found
+
+
+def test_a_drill_with_a_replica_snapshots_it_and_restores_only_its_own_snapshots() -> None:
+    stack, vpc = _stack("us-west-2")
+    key = kms.Key(stack, "ReplicaKey", enable_key_rotation=True)
+    DisasterRecoveryDrill(
+        stack,
+        "Drill",
+        policy=PRODUCTION,
+        source_database_arn=DB_ARN,
+        vpc=vpc,
+        vpc_subnets=ISOLATED,
+        replica_identifier="shop-dr",
+        replica_key_arn=key.key_arn,
+    )
+    template = Template.from_stack(stack)
+    (snapshot,) = _statements(template, "SnapshotTheReplica")
+    assert snapshot["Action"] == "rds:CreateDBSnapshot"
+    assert _literal(snapshot["Resource"]) == [
+        "arn:aws:rds:us-west-2:111111111111:db:shop-dr",
+        "arn:aws:rds:us-west-2:111111111111:snapshot:production-drill-*",
+    ]
+    (restore,) = _statements(template, "RestoreDrillSnapshot")
+    assert _literal(restore["Resource"])[:2] == [
+        "arn:aws:rds:us-west-2:111111111111:db:production-drill-*",
+        "arn:aws:rds:us-west-2:111111111111:snapshot:production-drill-*",
+    ]
+    (grant,) = _statements(template, "RestoreEncryptedSnapshot")
+    assert grant["Condition"] == {"StringEquals": {"kms:ViaService": "rds.us-west-2.amazonaws.com"}}
+    (delete,) = _statements(template, "DeleteOwnDrillSnapshots")
+    assert _literal(delete["Resource"]) == "arn:aws:rds:us-west-2:111111111111:snapshot:production-drill-*"
+    patterns = [r["Properties"].get("EventPattern", {}) for r in template.find_resources("AWS::Events::Rule").values()]
+    rds_patterns = [p for p in patterns if p.get("source") == ["aws.rds"]]
+    assert sorted(p["detail"]["EventID"][0] for p in rds_patterns) == ["RDS-EVENT-0005", "RDS-EVENT-0042"]
+    env = next(
+        f["Properties"]["Environment"]["Variables"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if "REPLICA_IDENTIFIER" in f["Properties"].get("Environment", {}).get("Variables", {})
+    )
+    assert env["REPLICA_IDENTIFIER"] == "shop-dr"
+
+
+def test_a_drill_without_a_replica_has_no_snapshot_grants_or_rds_rules() -> None:
+    stack, vpc = _stack("us-west-2")
+    DisasterRecoveryDrill(stack, "Drill", policy=PRODUCTION, source_database_arn=DB_ARN, vpc=vpc, vpc_subnets=ISOLATED)
+    template = Template.from_stack(stack)
+    assert not _statements(template, "SnapshotTheReplica") and not _statements(template, "DeleteOwnDrillSnapshots")
+    patterns = [r["Properties"].get("EventPattern", {}) for r in template.find_resources("AWS::Events::Rule").values()]
+    assert not [p for p in patterns if p.get("source") == ["aws.rds"]]

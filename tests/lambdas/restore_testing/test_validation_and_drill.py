@@ -819,7 +819,9 @@ def replica_drill_settings(world: World) -> rt.DrillSettings:
     if not world.instance_exists(REPLICA):
         world.create_instance(REPLICA)
     rds, ec2 = world.aws.client("rds"), world.aws.client("ec2")
-    if not rds.describe_db_subnet_groups()["DBSubnetGroups"]:
+    if not any(
+        g["DBSubnetGroupName"] == "orders-dr-private" for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]
+    ):
         vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
         subnets = [
             ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]
