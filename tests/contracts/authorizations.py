@@ -15,7 +15,8 @@ service's documentation, notably:
 - RDS: IAM database authentication is ``rds-db:connect`` on ``dbuser:<resource id>/<user>``.
   ``CreateDBSnapshot`` is checked on the instance and the new snapshot; ``RestoreDBInstanceFromDBSnapshot``
   on the new instance, the snapshot and the subnet group, and restoring an encrypted snapshot makes RDS
-  create a grant on its key with the caller's credentials (``kms:CreateGrant`` via ``rds.<region>``).
+  describe its key and create a grant on it with the caller's credentials (``kms:DescribeKey``,
+  ``kms:CreateGrant`` via ``rds.<region>``).
 """
 
 from __future__ import annotations
@@ -229,12 +230,10 @@ def _rds_restore_snapshot(params: Mapping[str, Any], ctx: CallContext) -> list[R
         )
     # The snapshot is of an instance in this region: its key is one of theirs.
     via = {"kms:ViaService": f"rds.{ctx.region}.amazonaws.com", "kms:CallerAccount": ctx.account}
+    # RDS's documentation for customer managed keys: the caller needs kms:CreateGrant and kms:DescribeKey.
     for key in ctx.deployment.instance_keys(ctx.region, ctx.account):
-        required += [
-            Requirement(
-                "kms:CreateGrant", key, {**via, "kms:ResourceAliases": ctx.deployment.aliases_of(key)}, "key", key
-            )
-        ]
+        context = {**via, "kms:ResourceAliases": ctx.deployment.aliases_of(key)}
+        required += [Requirement(action, key, context, "key", key) for action in ("kms:CreateGrant", "kms:DescribeKey")]
     return required
 
 
