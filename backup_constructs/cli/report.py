@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from backup_constructs.policy import CLOUDWATCH_METRIC_RETENTION_MONTHS, BackupPolicy
 from backup_constructs.policy.cron import CronSchedule, max_gap_minutes
+from backup_constructs.policy.immutability import immutability
 from backup_constructs.policy.rpo import (
     RpoAssessment,
     achieved_dr_rpo,
@@ -128,6 +129,7 @@ def strategy_tables(policy: BackupPolicy) -> list[Table]:
         Table(f"Backup types ({env})", ("type", "frequency", "retention", "purpose", "copy to DR"), tuple(types_rows)),
         Table(f"Database ({env})", ("setting", "value"), database_rows),
         Table(f"Logs, metrics and reports ({env})", ("data", "kept"), retention_rows),
+        Table(f"Immutability ({env})", ("what", "how it is locked"), immutability(policy)),
         Table(
             f"RPO per protected resource type, in-region and after losing the primary region ({env})",
             ("resource", "scope", "achieved", "target", "verdict", "how"),

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from backup_constructs.policy.environments import EnvironmentConfig
+from backup_constructs.policy.immutability import immutability
 from backup_constructs.policy.rpo import achieved_dr_rpo, achieved_rpo, config_rpo, format_minutes, rto_paths
 
 
@@ -45,6 +46,8 @@ def environment_summary(config: EnvironmentConfig, stacks: dict[str, dict[str, o
             f"    {rule.name:<20} {kind:<18} every {format_minutes(rule.interval_minutes):<5} "
             f"kept {rule.retention_days} d{copy}  [{rule.purpose}]"
         )
+    lines.append("  immutability:")
+    lines += [f"    {what}: {how}" for what, how in immutability(policy)]
     lines.append(
         f"  database: window {db.backup_window} UTC, retention {db.backup_retention_days} d, "
         f"PITR {db.pitr_days} d, Multi-AZ {'on' if db.multi_az else 'off'}, maintenance "

@@ -34,7 +34,7 @@ from backup_constructs.core.functions import FunctionIds, ProjectFunction, attac
 from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
 from backup_constructs.core.statements import key_use_through, send_dead_letters, vpc_network_interfaces, write_own_logs
-from backup_constructs.policy import BackupPolicy, PolicyError
+from backup_constructs.policy import BackupPolicy, PolicyError, VaultLockMode
 from backup_constructs.policy.naming import (
     config_dead_letter_queue_name,
 )
@@ -157,6 +157,7 @@ class KubernetesConfigBackup(Construct):
             encryption_key=self.data_key,
             retention_days=policy.config_backup.retention_days,
             access_logs=self.access_logs,
+            compliance_lock=policy.config_backup.object_lock_mode is VaultLockMode.COMPLIANCE,
         )
         if policy.dr_region:
             self.replication_role: iam.Role | None = self._replicate(names)

@@ -19,7 +19,7 @@ from backup_constructs.core.functions import FunctionIds, attach_policy, outside
 from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
 from backup_constructs.core.statements import key_use_through, send_dead_letters, write_own_logs
-from backup_constructs.policy import BackupPolicy, PolicyError
+from backup_constructs.policy import BackupPolicy, PolicyError, VaultLockMode
 from lambdas.contract.functions import CONFIG_RESTORE, FUNCTIONS
 from lambdas.contract.settings import RestoreSettings
 
@@ -90,6 +90,7 @@ class ConfigBackupReplica(Construct):
             encryption_key=self.data_key,
             retention_days=policy.config_backup.retention_days,
             access_logs=self.access_logs,
+            compliance_lock=policy.config_backup.object_lock_mode is VaultLockMode.COMPLIANCE,
         )
         acknowledge(
             self.bucket,

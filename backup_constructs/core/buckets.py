@@ -65,10 +65,13 @@ def protected_bucket(
     retention_days: int,
     access_logs: s3.IBucket,
     bucket_name: str | None = None,
+    compliance_lock: bool = False,
 ) -> s3.Bucket:
-    """Versioned, KMS-encrypted, TLS-only, private, access-logged; every object version is locked in
-    governance mode for ``retention_days`` and expires after it. Writes that would be encrypted with any
-    key but ``encryption_key`` are refused (see :func:`deny_other_encryption_keys`)."""
+    """Versioned, KMS-encrypted, TLS-only, private, access-logged; every object version is locked for
+    ``retention_days`` (governance mode, or compliance mode with ``compliance_lock``: then nobody, the
+    root user included, can delete it or shorten its retention) and expires after it. Writes that would
+    be encrypted with any key but ``encryption_key`` are refused (see :func:`deny_other_encryption_keys`)."""
+    lock = s3.ObjectLockRetention.compliance if compliance_lock else s3.ObjectLockRetention.governance
     bucket = s3.Bucket(
         scope,
         id_,
@@ -83,7 +86,7 @@ def protected_bucket(
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix=f"{Stack.of(scope).stack_name}/{id_}/",
         object_lock_enabled=True,
-        object_lock_default_retention=s3.ObjectLockRetention.governance(Duration.days(retention_days)),
+        object_lock_default_retention=lock(Duration.days(retention_days)),
         lifecycle_rules=[
             s3.LifecycleRule(
                 expiration=Duration.days(retention_days),

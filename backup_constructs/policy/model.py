@@ -189,6 +189,9 @@ class ConfigBackupSpec:
     refresh_interval_days: int = 7
     # Optional: the worst configuration RPO (either scope, either kind of change) the synth accepts.
     rpo_target_minutes: int | None = None
+    # S3 Object Lock of the bucket and its replica: governance (privileged users may bypass it) or
+    # compliance (nobody, root included, can delete or shorten a locked version before retention_days).
+    object_lock_mode: VaultLockMode = VaultLockMode.GOVERNANCE
 
     def __post_init__(self) -> None:
         _check_range("config_backup.retention_days", self.retention_days, 1, 36500, "configuration backups")

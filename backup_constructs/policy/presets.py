@@ -6,6 +6,7 @@ from __future__ import annotations
 from backup_constructs.policy.model import (
     BackupPolicy,
     BackupRule,
+    ConfigBackupSpec,
     RegionLossChoice,
     RegionLossMechanism,
     RegionLossSpec,
@@ -13,6 +14,7 @@ from backup_constructs.policy.model import (
     RestoreTestSpec,
     SelectionTag,
     VaultLock,
+    VaultLockMode,
 )
 from lambdas.contract.errors import fail
 
@@ -50,7 +52,10 @@ def production() -> BackupPolicy:
         ),
         log_retention_days=90,
         dr_region="us-west-2",
-        vault_lock=VaultLock(),
+        # Compliance mode: after the 3-day cooling-off period nobody — an account admin, the root user,
+        # AWS — can shorten retention, delete a recovery point early or remove the lock.
+        vault_lock=VaultLock(mode=VaultLockMode.COMPLIANCE, changeable_for_days=3),
+        config_backup=ConfigBackupSpec(object_lock_mode=VaultLockMode.COMPLIANCE),
         selection_tag=SelectionTag(value="production"),
         # Quarterly: the 15th of January, April, July and October.
         restore_testing=RestoreTestSpec(drill_schedule="cron(0 6 15 1,4,7,10 ? *)"),

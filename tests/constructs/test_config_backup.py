@@ -90,7 +90,7 @@ def test_bucket_is_versioned_kms_encrypted_private_logged_and_locked_for_the_ret
             "ObjectLockEnabled": True,
             "ObjectLockConfiguration": {
                 "ObjectLockEnabled": "Enabled",
-                "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 45}},
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 45}},  # production's lock mode
             },
             "LifecycleConfiguration": {
                 "Rules": [
@@ -125,6 +125,18 @@ def test_functions_use_the_newest_python_on_arm64_with_reserved_concurrency_dlq_
         assert props["Timeout"] == 600
         assert "LogGroup" in props["LoggingConfig"]
     production.has_resource_properties("AWS::Lambda::EventInvokeConfig", {"MaximumRetryAttempts": 2})
+
+
+def test_staging_keeps_configuration_backups_under_a_governance_lock() -> None:
+    build(STAGING).has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "ObjectLockConfiguration": {
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 90}},
+            }
+        },
+    )
 
 
 def test_function_log_groups_carry_the_policy_retention() -> None:

@@ -141,8 +141,18 @@ def test_selection_uses_the_policy_tag_and_the_passed_resources_and_allows_resto
     )
 
 
-def test_governance_vault_lock_from_the_policy(fresh_stack: StackFactory) -> None:
+def test_production_locks_its_vault_in_compliance_mode_with_three_days_to_change_it(
+    fresh_stack: StackFactory,
+) -> None:
     template = strategy_template(fresh_stack(), BackupPolicy.production())
+    template.has_resource_properties(
+        "AWS::Backup::BackupVault",
+        {"LockConfiguration": {"MinRetentionDays": 7, "MaxRetentionDays": 365, "ChangeableForDays": 3}},
+    )
+
+
+def test_governance_vault_lock_from_the_policy(fresh_stack: StackFactory) -> None:
+    template = strategy_template(fresh_stack(), dataclasses.replace(BackupPolicy.production(), vault_lock=VaultLock()))
     template.has_resource_properties(
         "AWS::Backup::BackupVault", {"LockConfiguration": {"MinRetentionDays": 7, "MaxRetentionDays": 365}}
     )

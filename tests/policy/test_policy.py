@@ -218,6 +218,10 @@ def test_changing_hourly_to_every_30_minutes_is_one_edit_and_is_checked() -> Non
         ({"database": {"multiAz": "yes"}}, r"policy.database.multiAz: got 'yes'; expected true or false"),
         ({"protectedResourceTypes": ["Redshift"]}, r"protectedResourceTypes\[0\]: got 'Redshift'; allowed: RDS"),
         ({"vaultLock": {"mode": "strict"}}, r"policy.vaultLock.mode: got 'strict'; allowed: governance, compliance"),
+        (
+            {"configBackup": {"objectLockMode": "strict"}},
+            r"policy.configBackup.objectLockMode: got 'strict'; allowed: governance, compliance",
+        ),
         ({"database": 7}, r"policy.database: got 7; expected an object"),
     ],
 )
@@ -277,3 +281,17 @@ def test_invalid_region_loss_values_name_field_value_and_rule(kwargs: dict[str, 
 def test_a_configuration_rpo_target_is_a_whole_number_of_minutes() -> None:
     with pytest.raises(PolicyError, match=r"^config_backup.rpo_target_minutes: got 0; .*whole minutes from 1"):
         ConfigBackupSpec(rpo_target_minutes=0)
+
+
+def test_production_is_immutable_in_compliance_mode_and_says_so_loudly() -> None:
+    from backup_constructs.policy.immutability import immutability
+
+    production, staging = BackupPolicy.production(), BackupPolicy.staging()
+    assert production.vault_lock is not None and production.vault_lock.mode is VaultLockMode.COMPLIANCE
+    assert production.vault_lock.changeable_for_days == 3
+    assert production.config_backup.object_lock_mode is VaultLockMode.COMPLIANCE
+    assert staging.config_backup.object_lock_mode is VaultLockMode.GOVERNANCE
+    (vaults, vault_text), (config, config_text) = immutability(production)
+    assert vaults == "the vault and the DR vault" and "COMPLIANCE" in vault_text and "NOBODY" in vault_text
+    assert config == "configuration backups and their DR replica" and "COMPLIANCE mode for 90 d" in config_text
+    assert "governance" in immutability(staging)[1][1]
