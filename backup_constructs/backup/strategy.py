@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
-from backup_constructs.core.keys import rotating_key
+from backup_constructs.core.keys import deployment_role_arn, rotating_key
 from backup_constructs.core.nag import acknowledge
 from backup_constructs.policy import BackupPolicy, BackupRule, VaultLock, VaultLockMode
 from backup_constructs.policy.naming import FAILOVER_TAG_KEY, backup_role_name, failover_plan_name, resource_prefix
@@ -27,16 +27,13 @@ PROTECTED_VAULT_ACTIONS = (
     "backup:UpdateRecoveryPointLifecycle",
     "backup:PutBackupVaultAccessPolicy",
 )
-
-
-def deployment_role_pattern(scope: Construct) -> str:
-    """ARN pattern of the CDK bootstrap's CloudFormation execution roles in this account.
-
-    CloudFormation needs PutBackupVaultAccessPolicy to update the vault policy itself, so the
-    deny exempts the deploy role (matched across bootstrap qualifiers).
-    """
-    stack = Stack.of(scope)
-    return f"arn:{stack.partition}:iam::{stack.account}:role/cdk-*-cfn-exec-role-{stack.account}-*"
+# Denied as well, or an admin removes the policy or the lock first, or detaches recovery points.
+VAULT_GUARD_ACTIONS = (
+    "backup:DeleteBackupVaultAccessPolicy",
+    "backup:PutBackupVaultLockConfiguration",
+    "backup:DeleteBackupVaultLockConfiguration",
+    "backup:DisassociateRecoveryPoint",
+)
 
 
 @jsii.implements(IValidation)
@@ -63,8 +60,8 @@ class ProtectedBackupVault(Construct):
     vault_lock:
         Default: no vault lock.
     exempt_principal_arns:
-        Principals (ARN patterns allowed) that keep the right to delete recovery points and change
-        the vault policy: a break-glass role. The CDK deploy role is always exempt.
+        Principals that keep the right to delete recovery points and change the vault policy: a
+        break-glass role. The stack's CloudFormation execution role is exempt by its exact ARN.
     """
 
     def __init__(
@@ -83,14 +80,17 @@ class ProtectedBackupVault(Construct):
             "Key",
             description=f"Encrypts the recovery points in backup vault {vault_name}",
         )
-        self.exempt_principal_arns = [deployment_role_pattern(self), *exempt_principal_arns]
+        # CloudFormation needs PutBackupVaultAccessPolicy to update this policy: the deploy role is exempt
+        # by its exact ARN (a pattern would match any role someone creates with a matching name).
+        deployer = deployment_role_arn(self)
+        self.exempt_principal_arns = [*([deployer] if deployer else []), *exempt_principal_arns]
         access_policy = iam.PolicyDocument(
             statements=[
                 iam.PolicyStatement(
                     sid="DenyManualRecoveryPointDeletion",
                     effect=iam.Effect.DENY,
                     principals=[iam.AnyPrincipal()],
-                    actions=list(PROTECTED_VAULT_ACTIONS),
+                    actions=[*PROTECTED_VAULT_ACTIONS, *VAULT_GUARD_ACTIONS],
                     resources=["*"],  # in a vault policy "*" is this vault and its recovery points
                     conditions={"ArnNotLike": {"aws:PrincipalArn": self.exempt_principal_arns}},
                 )

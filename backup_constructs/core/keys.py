@@ -6,12 +6,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import DefaultStackSynthesizer, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
 PROTECTED_KEY_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
+# Denied too when the deploy role is known (exempt by its exact ARN): KMS's policy lockout safety check
+# requires the principal that puts a key policy to keep kms:PutKeyPolicy, which the exemption keeps.
+KEY_POLICY_ACTIONS = ("kms:PutKeyPolicy",)
+
+
+def deployment_role_arn(scope: IConstruct) -> str | None:
+    """The exact ARN of the CloudFormation execution role that deploys ``scope``'s stack (the CDK
+    bootstrap's, with its qualifier and region, from the stack synthesizer); None when the stack's
+    synthesizer deploys without one (e.g. with the CLI's own credentials)."""
+    stack = Stack.of(scope)
+    synthesizer = stack.synthesizer
+    if not isinstance(synthesizer, DefaultStackSynthesizer):
+        return None
+    arn = synthesizer.cloud_formation_execution_role_arn
+    return arn.replace("${AWS::Partition}", stack.partition)
 
 
 def rotating_key(scope: Construct, id_: str, *, description: str, **kwargs: Any) -> kms.Key:
@@ -22,18 +37,25 @@ def rotating_key(scope: Construct, id_: str, *, description: str, **kwargs: Any)
 
 
 def protect_keys(scope: IConstruct, *, exempt_principal_arns: Sequence[str]) -> list[kms.Key]:
-    """Deny ``kms:ScheduleKeyDeletion`` and ``kms:DisableKey`` on every key in ``scope`` to everyone
-    but the break-glass principals (a compromised admin cannot destroy the backups' keys)."""
+    """Deny ``kms:ScheduleKeyDeletion``, ``kms:DisableKey`` and ``kms:PutKeyPolicy`` on every key in
+    ``scope`` to everyone but the break-glass principals and the exact deploy role (deploys keep
+    working). This raises the cost of destroying the backups' keys and makes each attempt a CloudTrail
+    event; it does not stop an account admin, who can act as the deploy role.
+
+    Without a known deploy role ``kms:PutKeyPolicy`` is not denied: the deploying principal would fail
+    the key policy lockout safety check."""
     keys = [node for node in scope.node.find_all() if isinstance(node, kms.Key)]
     for key in keys:
+        deployer = deployment_role_arn(key)
+        exempt = [*([deployer] if deployer else []), *exempt_principal_arns]
         statement = iam.PolicyStatement(
             sid="DenyKeyDestructionExceptBreakGlass",
             effect=iam.Effect.DENY,
             principals=[iam.AnyPrincipal()],
-            actions=list(PROTECTED_KEY_ACTIONS),
+            actions=[*PROTECTED_KEY_ACTIONS, *(KEY_POLICY_ACTIONS if deployer else ())],
             resources=["*"],
         )
-        if exempt_principal_arns:
-            statement.add_condition("ArnNotLike", {"aws:PrincipalArn": list(exempt_principal_arns)})
+        if exempt:
+            statement.add_condition("ArnNotLike", {"aws:PrincipalArn": exempt})
         key.add_to_resource_policy(statement)
     return keys

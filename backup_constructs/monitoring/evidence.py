@@ -17,10 +17,10 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from backup_constructs.core.buckets import access_log_bucket, protected_bucket
-from backup_constructs.core.keys import rotating_key
+from backup_constructs.core.keys import deployment_role_arn, rotating_key
 from backup_constructs.core.nag import acknowledge
 from backup_constructs.core.service_linked_roles import BACKUP_REPORTS_ROLE, BACKUP_REPORTS_SERVICE, ServiceLinkedRole
-from backup_constructs.policy import BackupPolicy
+from backup_constructs.policy import BackupPolicy, PolicyError
 from backup_constructs.policy.rpo import recovery_point_age_allowance_minutes
 
 
@@ -46,6 +46,8 @@ def _frequency(minutes: int) -> tuple[str, str]:
 
 
 # BACKUP_LAST_RECOVERY_POINT_CREATED accepts 1 to 744 hours or 1 to 31 days.
+# BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED takes at most 5 principal ARNs.
+MAX_EXEMPT_PRINCIPALS = 5
 MAX_AGE_HOURS = 744
 MAX_AGE_DAYS = 31
 
@@ -135,6 +137,15 @@ class BackupComplianceFramework(Construct):
         self, scope: Construct, id_: str, *, policy: BackupPolicy, exempt_principal_arns: Sequence[str] = ()
     ) -> None:
         super().__init__(scope, id_)
+        # Exactly the vault policy's exemptions: the deploy role (its exact ARN) and the break-glass roles.
+        deployer = deployment_role_arn(self)
+        exempt = [*([deployer] if deployer else []), *exempt_principal_arns]
+        if len(exempt) > MAX_EXEMPT_PRINCIPALS:
+            raise PolicyError(
+                f"break_glass_role_arns: got {len(exempt_principal_arns)}; the manual-deletion control lists at "
+                f"most {MAX_EXEMPT_PRINCIPALS} principals, the deploy role included; allowed: "
+                f"at most {MAX_EXEMPT_PRINCIPALS - (1 if deployer else 0)}"
+            )
         self.framework = backup.CfnFramework(
             self,
             "Framework",
@@ -143,7 +154,7 @@ class BackupComplianceFramework(Construct):
                 f"The {policy.environment} backup strategy: protection, frequency, retention, encryption, "
                 "deletion protection, cross-region copies and restore time"
             ),
-            framework_controls=framework_controls(policy, exempt_principal_arns=exempt_principal_arns),
+            framework_controls=framework_controls(policy, exempt_principal_arns=exempt),
         )
         if recovery_point_age_parameters(policy) is None:
             Annotations.of(self).add_warning_v2(

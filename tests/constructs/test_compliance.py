@@ -31,8 +31,18 @@ def test_production_controls_follow_the_policy() -> None:
         "requiredFrequencyValue": "1",
         "requiredRetentionDays": "7",
     }
-    assert found["BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"] == {
-        "principalArnList": "arn:aws:iam::111111111111:role/bg"
+    # Exactly the vault policy's exemptions: the deploy role by its exact ARN, then the break-glass role.
+    principals: object = found["BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED"]["principalArnList"]
+    assert principals == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":iam::111111111111:role/cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1,"
+                "arn:aws:iam::111111111111:role/bg",
+            ],
+        ]
     }
     # RDS under continuous backup gets one snapshot a day: the same 28 h the live age alarm allows,
     # not the hourly rule's 1 h (which could never comply).
@@ -97,3 +107,15 @@ def test_an_allowance_longer_than_31_days_leaves_the_control_out_with_a_warning(
     BackupComplianceFramework(stack, "F", policy=monthly)
     warnings = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("cannot express"))
     assert len(warnings) == 1
+
+
+def test_more_exempt_principals_than_the_control_takes_are_refused() -> None:
+    import pytest
+    from aws_cdk import App, Environment, Stack
+
+    from backup_constructs import BackupComplianceFramework, PolicyError
+
+    stack = Stack(App(), "C", env=Environment(account="111111111111", region="us-east-1"))
+    roles = [f"arn:aws:iam::111111111111:role/bg{i}" for i in range(5)]
+    with pytest.raises(PolicyError, match=r"^break_glass_role_arns: got 5; .* allowed: at most 4"):
+        BackupComplianceFramework(stack, "F", policy=BackupPolicy.production(), exempt_principal_arns=roles)

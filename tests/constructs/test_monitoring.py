@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack
+from aws_cdk import App, CliCredentialsStackSynthesizer, Environment, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Capture, Match, Template
 
@@ -253,11 +253,16 @@ def test_opt_ins_add_config_recording_and_the_metric_archive() -> None:
     )
 
 
-def test_protect_keys_denies_destruction_to_all_but_break_glass() -> None:
-    stack = Stack(App(), "K")
+def test_protect_keys_denies_destruction_and_policy_changes_to_all_but_break_glass_and_the_deploy_role() -> None:
+    stack = Stack(App(), "K", env=Environment(account="111111111111", region="us-east-1"))
     kms.Key(stack, "A")
     kms.Key(stack, "B")
     assert len(protect_keys(stack, exempt_principal_arns=["arn:aws:iam::1:role/bg"])) == 2
+    deployer = stack.resolve(
+        "arn:${AWS::Partition}:iam::111111111111:role/cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1".replace(
+            "${AWS::Partition}", stack.partition
+        )
+    )
     for key in Template.from_stack(stack).find_resources("AWS::KMS::Key").values():
         deny = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
         assert deny == [
@@ -265,11 +270,22 @@ def test_protect_keys_denies_destruction_to_all_but_break_glass() -> None:
                 "Sid": "DenyKeyDestructionExceptBreakGlass",
                 "Effect": "Deny",
                 "Principal": {"AWS": "*"},
-                "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey"],
+                "Action": ["kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy"],
                 "Resource": "*",
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::1:role/bg"]}},
+                # The deploy role keeps PutKeyPolicy: KMS's lockout safety check requires it.
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": [deployer, "arn:aws:iam::1:role/bg"]}},
             }
         ]
+
+
+def test_protect_keys_leaves_key_policy_changes_alone_without_a_known_deploy_role() -> None:
+    stack = Stack(App(), "K", synthesizer=CliCredentialsStackSynthesizer())
+    kms.Key(stack, "A")
+    protect_keys(stack, exempt_principal_arns=["arn:aws:iam::1:role/bg"])
+    (key,) = Template.from_stack(stack).find_resources("AWS::KMS::Key").values()
+    (deny,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Action"] == ["kms:ScheduleKeyDeletion", "kms:DisableKey"]
+    assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::1:role/bg"]}}
 
 
 def test_dr_region_alert_topic_can_carry_a_subset_of_the_rules() -> None:

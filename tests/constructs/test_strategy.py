@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ from aws_cdk import aws_backup as backup
 from aws_cdk.assertions import Annotations, Capture, Match, Template
 
 from backup_constructs import BackupPolicy, BackupStrategy, ResourceType
-from backup_constructs.backup.strategy import PROTECTED_VAULT_ACTIONS, DisasterRecoveryVault
+from backup_constructs.backup.strategy import PROTECTED_VAULT_ACTIONS, VAULT_GUARD_ACTIONS, DisasterRecoveryVault
 from backup_constructs.policy import VaultLock, VaultLockMode
 
 StackFactory = Callable[..., Stack]
@@ -48,7 +49,7 @@ def test_vault_policy_denies_manual_deletion_in_the_shape_audit_manager_expects(
                     {
                         "Effect": "Deny",
                         "Principal": {"AWS": "*"},
-                        "Action": list(PROTECTED_VAULT_ACTIONS),
+                        "Action": [*PROTECTED_VAULT_ACTIONS, *VAULT_GUARD_ACTIONS],
                         "Resource": "*",
                         "Condition": {"ArnNotLike": {"aws:PrincipalArn": exempt}},
                     }
@@ -57,7 +58,12 @@ def test_vault_policy_denies_manual_deletion_in_the_shape_audit_manager_expects(
         },
     )
     assert "arn:aws:iam::111111111111:role/break-glass" in exempt.as_array()
-    assert any("cfn-exec-role" in str(arn) for arn in exempt.as_array())
+    # The deploy role by its exact ARN (qualifier, account, region): no pattern another role could match.
+    (deployer,) = [json.dumps(a) for a in exempt.as_array() if "cfn-exec-role" in json.dumps(a)]
+    assert "role/cdk-hnb659fds-cfn-exec-role-111111111111-us-east-1" in deployer and "*" not in deployer
+    assert {"backup:DeleteBackupVaultAccessPolicy", "backup:DeleteBackupVaultLockConfiguration"} <= set(
+        VAULT_GUARD_ACTIONS
+    )
 
 
 def test_plan_has_one_rule_per_policy_rule_with_schedule_windows_and_retention(fresh_stack: StackFactory) -> None:
