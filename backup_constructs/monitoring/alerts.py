@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import jsii
 from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from backup_constructs.core.keys import PROTECTED_KEY_ACTIONS, rotating_key
@@ -143,16 +144,37 @@ class AlertTopic(Construct):
                 rule_id,
                 description=f"Alert: {rule_id}",
                 event_pattern=pattern,
-                targets=[
-                    targets.SnsTopic(
-                        self.topic,
-                        message=events.RuleTargetInput.from_text(
-                            _transform(message),
-                        ),
-                    )
-                ],
+                targets=[_AlertTarget(self.topic, events.RuleTargetInput.from_text(_transform(message)))],
+            )
+        if self.rules:
+            # Only these rules of this account may publish (the confused-deputy guard SNS documents for
+            # EventBridge), instead of any rule anywhere that names the topic.
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="PublishFromTheAlertRules",
+                    principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    conditions={
+                        "ArnEquals": {"aws:SourceArn": [rule.rule_arn for rule in self.rules.values()]},
+                        "StringEquals": {"aws:SourceAccount": stack.account},
+                    },
+                )
             )
         self.action = cw_actions.SnsAction(self.topic)
+
+
+@jsii.implements(events.IRuleTarget)
+class _AlertTarget:
+    """The topic as a rule target without the unconditional publish grant ``targets.SnsTopic`` adds:
+    :class:`AlertTopic` grants publishing to its own rules only."""
+
+    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput) -> None:
+        self.topic, self.message = topic, message
+
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        del rule, id  # the names jsii passes them by
+        return events.RuleTargetConfig(arn=self.topic.topic_arn, input=self.message)
 
 
 def _transform(message: str) -> str:

@@ -323,3 +323,24 @@ def test_reports_service_role_is_made_to_exist_before_the_policies_that_name_it(
     assert ensure_id in key["DependsOn"]
     for plan in production.find_resources("AWS::Backup::ReportPlan").values():
         assert policy_id in plan["DependsOn"]
+
+
+def test_only_the_alert_rules_of_this_account_may_publish_to_the_alert_topic() -> None:
+    stack = Stack(App(), "Dr", env=Environment(account="111111111111", region="us-west-2"))
+    alerts = AlertTopic(stack, "A", policy=PRODUCTION, rule_ids=["DrillFailed", "CopyJobFailed"])
+    template = Template.from_stack(stack)
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    grants = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and s["Principal"] == {"Service": "events.amazonaws.com"}
+    ]
+    rule_ids = sorted(stack.get_logical_id(r.node.default_child) for r in alerts.rules.values())  # type: ignore[arg-type]
+    assert len(grants) == 1  # no unconditional grant besides it
+    (grant,) = grants
+    assert grant["Condition"]["StringEquals"] == {"aws:SourceAccount": "111111111111"}
+    assert sorted(a["Fn::GetAtt"][0] for a in grant["Condition"]["ArnEquals"]["aws:SourceArn"]) == rule_ids
+    for rule in template.find_resources("AWS::Events::Rule").values():
+        (target,) = rule["Properties"]["Targets"]
+        assert target["Arn"] == {"Ref": stack.get_logical_id(alerts.topic.node.default_child)}  # type: ignore[arg-type]
+        assert "InputTransformer" in target  # the one-line message
