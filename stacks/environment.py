@@ -321,6 +321,7 @@ class ConfigBackupStack(Stack):
             drill_namespace=k8s.drill_namespace,
             include_helm_releases=k8s.include_helm_releases,
             decrypt_principal_arns=config.break_glass_role_arns,
+            break_glass_role_arns=config.break_glass_role_arns,
         )
 
 
@@ -394,6 +395,7 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
                 "ConfigReplica",
                 policy=config.policy,
                 decrypt_principal_arns=config.break_glass_role_arns,
+                break_glass_role_arns=config.break_glass_role_arns,
                 source_cluster_name=k8s.cluster_name if k8s.dr_cluster_name else None,
                 restore_cluster_name=k8s.dr_cluster_name,
                 namespaces=k8s.namespaces if k8s.dr_cluster_name else (),

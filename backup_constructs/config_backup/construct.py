@@ -29,7 +29,12 @@ from backup_constructs.config_backup.keys import (
 )
 from backup_constructs.config_backup.names import ConfigBackupNames
 from backup_constructs.core.alarms import S3_REPLICATION_RULE_ID
-from backup_constructs.core.buckets import access_log_bucket, access_logs_by_bucket_policy, protected_bucket
+from backup_constructs.core.buckets import (
+    access_log_bucket,
+    access_logs_by_bucket_policy,
+    deny_tampering,
+    protected_bucket,
+)
 from backup_constructs.core.functions import FunctionIds, ProjectFunction, attach_policy, outside_vpc, project_function
 from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
@@ -69,6 +74,9 @@ class KubernetesConfigBackup(Construct):
     git_mirror_url, git_mirror_secret:
         Opt-in mirror of every complete backup into a git repository over HTTPS, credentials from
         the secret (JSON ``{"username": ..., "password": ...}``). Default: off.
+    break_glass_role_arns:
+        The only principals besides the deploy role that may change the bucket's lock, policy,
+        versioning, replication or lifecycle, or bypass its retention. Default: none.
     decrypt_principal_arns:
         Principals besides the restore role that may decrypt the Secrets (break-glass operators
         running ``backupctl config restore``). Default: none.
@@ -92,6 +100,7 @@ class KubernetesConfigBackup(Construct):
         git_mirror_url: str | None = None,
         git_mirror_secret: secretsmanager.ISecret | None = None,
         decrypt_principal_arns: Sequence[str] = (),
+        break_glass_role_arns: Sequence[str] = (),
         name_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -159,6 +168,7 @@ class KubernetesConfigBackup(Construct):
             access_logs=self.access_logs,
             compliance_lock=policy.config_backup.object_lock_mode is VaultLockMode.COMPLIANCE,
         )
+        deny_tampering(self.bucket, break_glass_role_arns)
         if policy.dr_region:
             self.replication_role: iam.Role | None = self._replicate(names)
         else:

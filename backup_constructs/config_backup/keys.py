@@ -20,6 +20,10 @@ KEY_ADMIN_ACTIONS = [
 ]  # fmt: skip
 
 
+# What reads a SOPS data key, directly or by a grant: denied to all but the restore and break-glass roles.
+SOPS_DECRYPT_ACTIONS = ("kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant")
+
+
 def key_admin_statement(scope: Construct) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         sid="KeyAdministrationByTheAccount",
@@ -112,12 +116,24 @@ def sops_key(
     decrypt_role_arns: Sequence[str],
     description: str,
 ) -> kms.Key:
-    """The key that wraps SOPS data keys: whoever exports may only encrypt, whoever restores decrypt."""
+    """The key that wraps SOPS data keys: whoever exports may only encrypt, whoever restores decrypt.
+
+    Everyone else is denied decryption and the grants that would give it (``kms:CreateGrant``), even
+    an account admin who could otherwise grant themselves ``kms:Decrypt``: to read a Secret they
+    would first have to change the key policy (denied too, see ``protect_keys``, and alerted)."""
     policy = iam.PolicyDocument(
         statements=[
             key_admin_statement(scope),
             role_use_statement("ExportEncryptsOnly", ["kms:Encrypt", "kms:DescribeKey"], encrypt_role_arns),
             role_use_statement("RestoreDecrypts", ["kms:Decrypt"], decrypt_role_arns),
+            iam.PolicyStatement(
+                sid="NobodyElseDecrypts",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(SOPS_DECRYPT_ACTIONS),
+                resources=["*"],
+                conditions={"ArnNotLike": {"aws:PrincipalArn": list(decrypt_role_arns)}},
+            ),
         ]
     )
     return rotating_key(scope, id_, alias=alias, description=description, policy=policy)

@@ -14,7 +14,12 @@ from constructs import Construct
 
 from backup_constructs.config_backup.keys import sops_key
 from backup_constructs.config_backup.names import ConfigBackupNames
-from backup_constructs.core.buckets import access_log_bucket, access_logs_by_bucket_policy, protected_bucket
+from backup_constructs.core.buckets import (
+    access_log_bucket,
+    access_logs_by_bucket_policy,
+    deny_tampering,
+    protected_bucket,
+)
 from backup_constructs.core.functions import FunctionIds, attach_policy, outside_vpc, project_function
 from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
@@ -45,6 +50,7 @@ class ConfigBackupReplica(Construct):
         *,
         policy: BackupPolicy,
         decrypt_principal_arns: Sequence[str] = (),
+        break_glass_role_arns: Sequence[str] = (),
         name_prefix: str | None = None,
         source_cluster_name: str | None = None,
         restore_cluster_name: str | None = None,
@@ -92,6 +98,7 @@ class ConfigBackupReplica(Construct):
             access_logs=self.access_logs,
             compliance_lock=policy.config_backup.object_lock_mode is VaultLockMode.COMPLIANCE,
         )
+        deny_tampering(self.bucket, break_glass_role_arns)
         acknowledge(
             self.bucket,
             "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",

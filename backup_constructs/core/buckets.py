@@ -3,12 +3,15 @@ for their retention, and the access-log buckets they log into."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from backup_constructs.core.keys import deployment_role_arn
 from backup_constructs.core.nag import acknowledge
 
 ACCESS_LOG_RETENTION_DAYS = 365
@@ -98,6 +101,38 @@ def protected_bucket(
     )
     deny_other_encryption_keys(bucket, encryption_key)
     return bucket
+
+
+# Bucket configuration an attacker would change before destroying the data: denied to all but the
+# exempt principals (break-glass, the exact deploy role, which updates them on deploy).
+TAMPER_ACTIONS = (
+    "s3:BypassGovernanceRetention",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketVersioning",
+    "s3:PutReplicationConfiguration",
+    "s3:PutLifecycleConfiguration",
+)
+
+
+def deny_tampering(bucket: s3.IBucket, exempt_principal_arns: Sequence[str]) -> None:
+    """Deny :data:`TAMPER_ACTIONS` on ``bucket`` and its objects to everyone but ``exempt_principal_arns``
+    and the stack's CloudFormation execution role (by its exact ARN). This raises the cost and makes
+    every attempt a CloudTrail event; it does not stop an account admin (S3 always lets the account's
+    root user change a bucket policy) — the compliance-mode Object Lock does."""
+    deployer = deployment_role_arn(bucket)
+    exempt = [*([deployer] if deployer else []), *exempt_principal_arns]
+    statement = iam.PolicyStatement(
+        sid="DenyTamperingExceptBreakGlass",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(TAMPER_ACTIONS),
+        resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+    )
+    if exempt:
+        statement.add_condition("ArnNotLike", {"aws:PrincipalArn": exempt})
+    bucket.add_to_resource_policy(statement)
 
 
 def deny_other_encryption_keys(bucket: s3.IBucket, key: kms.IKey) -> None:

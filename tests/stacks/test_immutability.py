@@ -37,3 +37,56 @@ def test_staging_keeps_governance(synthesized: Synthesized) -> None:
     assert all(
         lock is None or "ChangeableForDays" not in lock for lock in _locks(synthesized, "ecommerce-staging-backup")
     )
+
+
+def _sops_denies(synthesized: Synthesized, stack: str) -> list[dict[str, object]]:
+    aliases = synthesized.resources(stack, "AWS::KMS::Alias").values()
+    (target,) = [a["Properties"]["TargetKeyId"] for a in aliases if str(a["Properties"]["AliasName"]).endswith("-sops")]
+    key = synthesized.resources(stack, "AWS::KMS::Key")[target["Fn::GetAtt"][0]]
+    return [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "NobodyElseDecrypts"]
+
+
+def test_nobody_but_the_restore_and_break_glass_roles_can_decrypt_or_grant_on_the_sops_keys(
+    synthesized: Synthesized,
+) -> None:
+    restore = "arn:aws:iam::111111111111:role/ecommerce-backup-production-config-restore"
+    dr_restore = "arn:aws:iam::111111111111:role/ecommerce-backup-production-config-restore-dr"
+    break_glass = "arn:aws:iam::111111111111:role/backup-break-glass"
+    expected = {
+        "ecommerce-production-config-backup": [restore, break_glass],
+        "ecommerce-production-backup-dr": [restore, dr_restore, break_glass],
+    }
+    for stack, exempt in expected.items():
+        (deny,) = _sops_denies(synthesized, stack)
+        assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
+        assert sorted(deny["Action"]) == ["kms:CreateGrant", "kms:Decrypt", "kms:ReEncrypt*"]
+        assert deny["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": exempt}}, stack
+
+
+def test_the_configuration_buckets_deny_tampering_to_all_but_break_glass_and_the_exact_deploy_role(
+    synthesized: Synthesized,
+) -> None:
+    for stack, region in (
+        ("ecommerce-production-config-backup", "us-east-1"),
+        ("ecommerce-production-backup-dr", "us-west-2"),
+    ):
+        denies = [
+            s
+            for p in synthesized.resources(stack, "AWS::S3::BucketPolicy").values()
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+            if s.get("Sid") == "DenyTamperingExceptBreakGlass"
+        ]
+        assert len(denies) == 1, stack  # the configuration bucket only (not the access-log bucket)
+        (deny,) = denies
+        assert {"s3:BypassGovernanceRetention", "s3:PutBucketPolicy", "s3:PutBucketObjectLockConfiguration"} <= set(
+            deny["Action"]
+        )
+        assert deny["Condition"] == {
+            "ArnNotLike": {
+                "aws:PrincipalArn": [
+                    f"arn:aws:iam::111111111111:role/cdk-hnb659fds-cfn-exec-role-111111111111-{region}",
+                    "arn:aws:iam::111111111111:role/backup-break-glass",
+                ]
+            }
+        }, stack
+        assert len(deny["Resource"]) == 2  # the bucket and its objects
