@@ -4,6 +4,8 @@ staging keeps the governance defaults."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.conftest import Synthesized
 
 
@@ -39,7 +41,7 @@ def test_staging_keeps_governance(synthesized: Synthesized) -> None:
     )
 
 
-def _sops_denies(synthesized: Synthesized, stack: str) -> list[dict[str, object]]:
+def _sops_denies(synthesized: Synthesized, stack: str) -> list[dict[str, Any]]:
     aliases = synthesized.resources(stack, "AWS::KMS::Alias").values()
     (target,) = [a["Properties"]["TargetKeyId"] for a in aliases if str(a["Properties"]["AliasName"]).endswith("-sops")]
     key = synthesized.resources(stack, "AWS::KMS::Key")[target["Fn::GetAtt"][0]]
