@@ -60,6 +60,13 @@ DR_REGION_ALERTS = (
     "RestoreValidationFailed",
     "DrillFailed",
     "KeyDeletionAttempt",
+    # Every attempt to weaken the DR vault, the replica bucket or these rules is alerted here too.
+    "VaultTamperAttempt",
+    "PlanTamperAttempt",
+    "BucketTamperAttempt",
+    "TrailTamperAttempt",
+    "AlertRuleTamperAttempt",
+    "AlertTargetRemovalAttempt",
 )
 POSTGRES_VERSION = rds.PostgresEngineVersion.VER_17_6
 MASTER_USERNAME = "ecommerce_admin"

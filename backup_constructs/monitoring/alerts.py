@@ -16,8 +16,9 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
-from backup_constructs.core.keys import PROTECTED_KEY_ACTIONS, rotating_key
+from backup_constructs.core.keys import KEY_POLICY_ACTIONS, PROTECTED_KEY_ACTIONS, rotating_key
 from backup_constructs.policy import BackupPolicy
+from backup_constructs.policy.naming import resource_prefix
 from lambdas.contract.events import (
     AWS_BACKUP_SOURCE,
     BACKUP_JOB_STATE_CHANGE,
@@ -33,6 +34,83 @@ from lambdas.contract.events import (
 
 def _rule(detail_type: str, source: str, detail: dict[str, object]) -> events.EventPattern:
     return events.EventPattern(source=[source], detail_type=[detail_type], detail=detail or None)
+
+
+CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
+# What an attacker does before destroying the backups, per service (CloudTrail names the API call).
+VAULT_TAMPER_CALLS = (
+    "DeleteRecoveryPoint",
+    "UpdateRecoveryPointLifecycle",
+    "DisassociateRecoveryPoint",
+    "PutBackupVaultAccessPolicy",
+    "DeleteBackupVaultAccessPolicy",
+    "PutBackupVaultLockConfiguration",
+    "DeleteBackupVaultLockConfiguration",
+)
+PLAN_TAMPER_CALLS = ("DeleteBackupPlan", "UpdateBackupPlan", "DeleteBackupSelection")
+# S3 logs PutBucketLifecycleConfiguration as PutBucketLifecycle and PutBucketReplication under its own
+# name; both spellings are matched where the API and the event name differ.
+BUCKET_TAMPER_CALLS = (
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketVersioning",
+    "PutBucketReplication",
+    "DeleteBucketReplication",
+    "PutBucketLifecycle",
+    "PutBucketLifecycleConfiguration",
+    "DeleteBucketLifecycle",
+    "PutObjectLockConfiguration",
+)
+TRAIL_TAMPER_CALLS = ("StopLogging", "DeleteTrail", "PutEventSelectors", "UpdateTrail")
+RULE_TAMPER_CALLS = ("DeleteRule", "DisableRule")
+
+
+def _api_call(service: str, calls: Sequence[str], **request: object) -> events.EventPattern:
+    detail: dict[str, object] = {"eventSource": [f"{service}.amazonaws.com"], "eventName": list(calls)}
+    if request:
+        detail["requestParameters"] = request
+    return _rule(CLOUDTRAIL_API_CALL, f"aws.{service}", detail)
+
+
+def alert_rule_name_prefix(policy: BackupPolicy) -> str:
+    """The alert rules' names: ``<resource prefix>-alert-<id>`` (unique per region and account)."""
+    return f"{resource_prefix(policy)}-alert-"
+
+
+def tamper_rules(policy: BackupPolicy, *, rule_name_prefix: str) -> list[tuple[str, events.EventPattern, str]]:
+    """An alert on every attempt to weaken what protects the backups: the vaults' policies, locks and
+    recovery points, the plans, the configuration buckets' settings, the trail that records all this
+    and the alert rules themselves (by their names' prefix, ``rule_name_prefix``). CloudTrail
+    management events through EventBridge: they need a logging trail (``backupctl doctor`` checks it)
+    and EventBridge delivers them on a best-effort basis."""
+    env = policy.environment
+    vaults = [policy.backup_vault_name, *([policy.dr_backup_vault_name] if policy.dr_region else [])]
+    buckets = f"{resource_prefix(policy)}-config-"
+    by = "by <principal> (<errorCode>)"
+    return [
+        (
+            "VaultTamperAttempt",
+            _api_call("backup", VAULT_TAMPER_CALLS, backupVaultName=vaults),
+            f"[{env}] <eventName> on backup vault <vault> {by}",
+        ),
+        ("PlanTamperAttempt", _api_call("backup", PLAN_TAMPER_CALLS), f"[{env}] <eventName> on <plan> {by}"),
+        (
+            "BucketTamperAttempt",
+            _api_call("s3", BUCKET_TAMPER_CALLS, bucketName=[{"prefix": buckets}]),
+            f"[{env}] <eventName> on configuration bucket <bucket> {by}",
+        ),
+        ("TrailTamperAttempt", _api_call("cloudtrail", TRAIL_TAMPER_CALLS), f"[{env}] <eventName> on <trail> {by}"),
+        (
+            "AlertRuleTamperAttempt",
+            _api_call("events", RULE_TAMPER_CALLS, name=[{"prefix": rule_name_prefix}]),
+            f"[{env}] <eventName> on alert rule <rule> {by}",
+        ),
+        (
+            "AlertTargetRemovalAttempt",
+            _api_call("events", ("RemoveTargets",), rule=[{"prefix": rule_name_prefix}]),
+            f"[{env}] RemoveTargets on alert rule <targetRule> {by}",
+        ),
+    ]
 
 
 # One line a human can act on, for every failure the alerts cover: (id, pattern, message).
@@ -79,7 +157,7 @@ def alert_rules(policy: BackupPolicy) -> list[tuple[str, events.EventPattern, st
                 # CloudTrail names the API call without the IAM service prefix.
                 {
                     "eventSource": ["kms.amazonaws.com"],
-                    "eventName": [a.split(":", 1)[1] for a in PROTECTED_KEY_ACTIONS],
+                    "eventName": [a.split(":", 1)[1] for a in (*PROTECTED_KEY_ACTIONS, *KEY_POLICY_ACTIONS)],
                 },
             ),
             f"[{env}] <eventName> on KMS key <keyId> by <principal> (<errorCode>)",
@@ -88,7 +166,16 @@ def alert_rules(policy: BackupPolicy) -> list[tuple[str, events.EventPattern, st
 
 
 # Placeholders that are not a plain field of the event's detail.
-_PLACEHOLDER_PATHS = {"principal": "$.detail.userIdentity.arn", "keyId": "$.detail.requestParameters.keyId"}
+_PLACEHOLDER_PATHS = {
+    "principal": "$.detail.userIdentity.arn",
+    "keyId": "$.detail.requestParameters.keyId",
+    "vault": "$.detail.requestParameters.backupVaultName",
+    "plan": "$.detail.requestParameters.backupPlanId",
+    "bucket": "$.detail.requestParameters.bucketName",
+    "trail": "$.detail.requestParameters.name",
+    "rule": "$.detail.requestParameters.name",
+    "targetRule": "$.detail.requestParameters.rule",
+}
 
 
 class AlertTopic(Construct):
@@ -136,12 +223,16 @@ class AlertTopic(Construct):
         for url in https_endpoints:
             self.topic.add_subscription(subscriptions.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS))
         self.rules: dict[str, events.Rule] = {}
-        for rule_id, pattern, message in alert_rules(policy):
+        # Named, so that the tamper alerts can recognise an attempt on the alert rules themselves.
+        rule_prefix = alert_rule_name_prefix(policy)
+        watched = [*alert_rules(policy), *tamper_rules(policy, rule_name_prefix=rule_prefix)]
+        for rule_id, pattern, message in watched:
             if rule_ids is not None and rule_id not in rule_ids:
                 continue
             self.rules[rule_id] = events.Rule(
                 self,
                 rule_id,
+                rule_name=f"{rule_prefix}{rule_id}",
                 description=f"Alert: {rule_id}",
                 event_pattern=pattern,
                 targets=[_AlertTarget(self.topic, events.RuleTargetInput.from_text(_transform(message)))],
