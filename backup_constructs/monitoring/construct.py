@@ -25,7 +25,7 @@ from backup_constructs.core.alarms import (
 from backup_constructs.core.buckets import access_logs_by_bucket_policy
 from backup_constructs.core.functions import FunctionIds, attach_policy, outside_vpc, project_function
 from backup_constructs.core.nag import acknowledge, nag_partition
-from backup_constructs.core.statements import key_use_through, publish_metrics, send_dead_letters, write_own_logs
+from backup_constructs.core.statements import publish_metrics, send_dead_letters, write_own_logs
 from backup_constructs.monitoring.alerts import AlertTopic
 from backup_constructs.monitoring.archive import config_recording, metric_stream_archive
 from backup_constructs.monitoring.dashboard import backup_dashboard
@@ -38,6 +38,7 @@ from backup_constructs.policy.rpo import (
     recovery_point_age_allowance_minutes,
 )
 from lambdas.contract.functions import FUNCTIONS
+from lambdas.contract.layout import MANIFEST_FILE, MARKER_FILE
 from lambdas.contract.metrics import (
     CHECK_ERRORS,
     CONFIG_BACKUP_AGE,
@@ -382,15 +383,24 @@ class BackupMonitoring(Construct):
                     resources=[bucket_arn],
                     conditions={"StringLike": {"s3:prefix": [f"{config_cluster}/*"]}},
                 ),
+                # Only the two small files it reads, never the backups themselves.
                 iam.PolicyStatement(
-                    sid="ReadConfigManifests", actions=["s3:GetObject"], resources=[f"{bucket_arn}/{config_cluster}/*"]
+                    sid="ReadConfigManifests",
+                    actions=["s3:GetObject"],
+                    resources=[f"{bucket_arn}/{config_cluster}/*/{name}" for name in (MANIFEST_FILE, MARKER_FILE)],
                 ),
-                key_use_through(
-                    "s3",
-                    stack,
+                # The bucket's key is in another stack: any key, but only to read this bucket through S3
+                # (with S3 Bucket Keys the encryption context is the bucket's ARN).
+                iam.PolicyStatement(
                     sid="DecryptConfigManifests",
                     actions=["kms:Decrypt"],
-                    key_arn=f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*",
+                    resources=[f"arn:{stack.partition}:kms:{stack.region}:{stack.account}:key/*"],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"s3.{stack.region}.amazonaws.com",
+                            "kms:EncryptionContext:aws:s3:arn": bucket_arn,
+                        }
+                    },
                 ),
             ]
         policy = attach_policy(self, "RpoMonitorPolicy", made, statements)
@@ -400,10 +410,16 @@ class BackupMonitoring(Construct):
         }
         if watches_config:
             reasons |= {
-                f"Resource::arn:{nag_partition(stack)}:s3:::{config_bucket}/{config_cluster}/*": "Manifests live under "
-                "<cluster>/<namespace>/<backup-id>/ with ids that are times.",
+                **{
+                    f"Resource::arn:{nag_partition(stack)}:s3:::{config_bucket}/{config_cluster}/*/{name}": (
+                        f"Each backup's {name} lives under <cluster>/<namespace>/[<backup-id>/] with ids that are "
+                        "times: only that file, in every namespace."
+                    )
+                    for name in (MANIFEST_FILE, MARKER_FILE)
+                },
                 f"Resource::arn:{nag_partition(stack)}:kms:{stack.region}:{stack.account}:key/*": "The configuration "
-                "bucket's key is in another stack; decryption is limited to S3 reads (kms:ViaService).",
+                "bucket's key is in another stack; decryption is limited to S3 reads of this bucket (kms:ViaService, "
+                "the bucket's ARN as encryption context).",
             }
         for finding, reason in reasons.items():
             acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)

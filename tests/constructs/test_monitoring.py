@@ -114,7 +114,10 @@ def test_key_destruction_attempts_are_alerted_from_cloudtrail(production: Templa
             "EventPattern": {
                 "source": ["aws.kms"],
                 "detail-type": ["AWS API Call via CloudTrail"],
-                "detail": {"eventSource": ["kms.amazonaws.com"], "eventName": ["ScheduleKeyDeletion", "DisableKey"]},
+                "detail": {
+                    "eventSource": ["kms.amazonaws.com"],
+                    "eventName": ["ScheduleKeyDeletion", "DisableKey", "PutKeyPolicy"],
+                },
             }
         },
     )

@@ -113,7 +113,9 @@ def _s3_get(params: Mapping[str, Any], ctx: CallContext) -> list[Requirement]:
     needs = [Requirement("s3:GetObject", _object(params), {}, "bucket", bucket)]
     key = _bucket_key(ctx, bucket)
     if key is not None:
-        needs.append(_kms_via(ctx, "s3", _bucket_region(ctx, bucket), key, "kms:Decrypt"))
+        # With S3 Bucket Keys (every bucket here) the encryption context is the bucket's ARN.
+        context = {"kms:EncryptionContext:aws:s3:arn": f"arn:{PARTITION}:s3:::{bucket}"}
+        needs.append(_kms_via(ctx, "s3", _bucket_region(ctx, bucket), key, "kms:Decrypt", **context))
     return needs
 
 
