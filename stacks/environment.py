@@ -231,7 +231,8 @@ class DataStack(ZonesWithoutLookupStack):
                 ),
             ),
             database=self.db_instance,
-            database_secret=self.db_secret,
+            # No database_secret: the validator signs in with IAM authentication only and cannot read
+            # the master secret (restored copies keep the backup_validator user and IAM auth is on).
             vpc=self.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
         )

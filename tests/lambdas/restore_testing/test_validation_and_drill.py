@@ -362,6 +362,30 @@ def test_good_restore_is_successful_and_fully_recorded(world: World, caplog: pyt
     assert_no_secret_leaks(world, checker, caplog, report.to_dict(), report.to_markdown())
 
 
+def test_the_monthly_validator_as_deployed_signs_in_with_iam_only(world: World) -> None:
+    """The app gives the monthly validator no master secret: IAM authentication is the one
+    candidate, and the whole validation (here with the recovery point's date looked up) works."""
+    backup, stub = stubbed("backup")
+    job_id = f"JOB-IAMONLY-{world.n}"
+    job = job_description(world, job_id, with_point_date=False)
+    stub.add_response("describe_restore_job", job, {"RestoreJobId": job_id})
+    stub.add_response(
+        "describe_recovery_point",
+        {"RecoveryPointArn": job["RecoveryPointArn"], "CreationDate": job["CreationDate"], "Status": "COMPLETED"},
+        {"BackupVaultName": "ecommerce-prod", "RecoveryPointArn": job["RecoveryPointArn"]},
+    )
+    stub.add_response("put_restore_validation_result", {}, None)
+    checker = FakeChecker(results=passing_checks(), label="iam")
+    with stub:
+        report = run(world, backup, checker, job_id, settings=world.settings(source_secret_arn=None))
+        stub.assert_no_pending_responses()
+    assert report.status == "SUCCESSFUL", report.message
+    (target,) = checker.targets
+    assert [c.label for c in target.candidates] == ["iam"]
+    assert target.candidates[0].username == "backup_validator" and "X-Amz-Signature" in target.candidates[0].password
+    assert report.credentials == "iam" and world.metric("ValidationFailures") == 0.0
+
+
 def test_failed_check_fails_with_its_message(world: World) -> None:
     backup, stub = stubbed("backup")
     job_id = f"JOB-BADCHECK-{world.n}"
