@@ -582,7 +582,9 @@ def run_failover(args: argparse.Namespace) -> int:
         _confirm(config, dr_region)
     state.save()
     for step in STEPS:
-        if state.done(step):
+        # A verification skipped for want of a network path runs when a later --resume brings one.
+        rerun = step == "verify" and bool(args.db_host) and state.steps.get(step, {}).get("status") == "SKIPPED"
+        if state.done(step) and not rerun:
             cli_db._progress(f"failover step {step}: done earlier ({state.steps[step]['status']})")
             continue
         if not _run_step(failover, step):

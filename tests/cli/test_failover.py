@@ -364,3 +364,24 @@ def test_an_environment_without_a_dr_region_is_refused(capsys: pytest.CaptureFix
                  "--state-dir", str(tmp_path)])  # fmt: skip
     assert code == 2
     assert "environment staging has no DR region" in capsys.readouterr().err
+
+
+def test_a_verification_skipped_without_a_network_path_runs_on_resume_with_one(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expect_assessment(world)
+    endpoint = world.replica()["Endpoint"]["Address"]
+    expect_secret_after_resume(world, endpoint)
+    expect_configuration_restore(world)
+    code, out, err = world.run(capsys, "--yes", "--json", "--outage-started", OUTAGE.isoformat())
+    assert code == 0, err
+    first = json.loads(out)
+    assert {s["step"]: s["status"] for s in first["steps"]}["verify"] == "SKIPPED"
+    assert first["ok"] and not first["verified"] and first["dataLoss"]["source"] == "replica lag"
+    code, out, err = world.run(
+        capsys, "--resume", "--json", "--db-host", world.server.host, "--db-port", str(world.server.port)
+    )
+    assert code == 0, err
+    second = json.loads(out)
+    assert second["verified"] and second["dataLoss"]["source"] == "newest heartbeat"
+    assert "failover step verify: OK" in err and "failover step promote: done earlier" in err
