@@ -42,6 +42,7 @@ from backup_constructs.policy.naming import (
     config_bucket_name,
     config_dr_restore_function_name,
     failover_plan_name,
+    partition_for,
     resource_prefix,
 )
 from backup_constructs.policy.rpo import format_minutes
@@ -315,7 +316,8 @@ class Failover:
             raise FailoverError(f"no replica and no completed copy in {self.config.policy.dr_backup_vault_name}")
         if not self.args.db_subnet_group:
             raise FailoverError("restoring a copy needs the DR region's --db-subnet-group (and --security-group)")
-        role = f"arn:aws:iam::{self.config.account}:role/{backup_role_name(self.config.policy)}"
+        partition = partition_for(self.dr_region)
+        role = f"arn:{partition}:iam::{self.config.account}:role/{backup_role_name(self.config.policy)}"
         metadata = rds_restore_metadata(
             identifier,
             subnet_group=self.args.db_subnet_group,
