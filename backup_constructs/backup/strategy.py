@@ -147,6 +147,28 @@ class DisasterRecoveryVault(Construct):
         self.backup_vault = vault.backup_vault
 
 
+def backup_service_role(scope: Construct, id_: str, *, description: str, role_name: str | None = None) -> iam.Role:
+    """A role AWS Backup assumes, with the AWS managed backup and restore policies."""
+    role = iam.Role(
+        scope,
+        id_,
+        role_name=role_name,
+        assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
+        managed_policies=[
+            iam.ManagedPolicy.from_aws_managed_policy_name(f"service-role/{name}") for name in BACKUP_SERVICE_POLICIES
+        ],
+        description=description,
+    )
+    for name in BACKUP_SERVICE_POLICIES:
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{name}]",
+            f"AWS Backup uses {name}, the policy AWS maintains for the backup service as it adds resource "
+            "types and API actions.",
+        )
+    return role
+
+
 def plan_rule(
     policy: BackupPolicy, rule: BackupRule, *, copy_targets: Sequence[backup.IBackupVault] = ()
 ) -> backup.BackupPlanRule:
@@ -187,22 +209,9 @@ class FailoverBackupPlan(Construct):
             self.plan.add_rule(plan_rule(policy, rule))
         # The DR region's own role (IAM is global, but the primary's backup role comes with the primary's
         # stacks, which this one must not depend on).
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name(f"service-role/{name}")
-                for name in BACKUP_SERVICE_POLICIES
-            ],
-            description=f"AWS Backup backs up {policy.environment} resources promoted in the DR region",
+        self.role = backup_service_role(
+            self, "Role", description=f"AWS Backup backs up {policy.environment} resources promoted in the DR region"
         )
-        for name in BACKUP_SERVICE_POLICIES:
-            acknowledge(
-                self.role,
-                f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{name}]",
-                f"AWS Backup uses {name}, the policy AWS maintains for the backup service.",
-            )
         self.selection = self.plan.add_selection(
             "Promoted",
             backup_selection_name=f"{policy.environment}-promoted-in-dr",
@@ -269,24 +278,12 @@ class BackupStrategy(Construct):
             self.backup_plan.add_rule(self._plan_rule(rule))
 
         # Named, so on-demand jobs (backupctl db backup) can pass the same role.
-        self.backup_role = iam.Role(
+        self.backup_role = backup_service_role(
             self,
             "BackupRole",
             role_name=backup_role_name(policy),
-            assumed_by=iam.ServicePrincipal("backup.amazonaws.com"),
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name(f"service-role/{name}")
-                for name in BACKUP_SERVICE_POLICIES
-            ],
             description=f"AWS Backup backs up and restores {policy.environment} resources with this role",
         )
-        for name in BACKUP_SERVICE_POLICIES:
-            acknowledge(
-                self.backup_role,
-                f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/{name}]",
-                f"AWS Backup uses {name}, the policy AWS maintains for the backup service as it adds resource "
-                "types and API actions.",
-            )
         tag = policy.selection_tag
         self.backup_selection = self.backup_plan.add_selection(
             "Selection",

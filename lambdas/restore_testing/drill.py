@@ -116,7 +116,6 @@ def start_drill(
         Metadata=drill_restore_metadata(settings, instance_id),
     )
     job_id = str(response["RestoreJobId"])
-    marker_key = pending_marker_key(job_id)
     marker: dict[str, Any] = {
         "restoreJobId": job_id,
         "instanceId": instance_id,
@@ -127,20 +126,9 @@ def start_drill(
     }
     if config_drill is not None:
         marker["configDrill"] = _run_config_drill_safely(config_drill)
-    try:
-        put_object(
-            s3,
-            settings.reports_bucket,
-            marker_key,
-            json.dumps(marker, indent=2).encode(),
-            "application/json",
-            settings.reports_kms_key,
-        )
-    except Exception as exc:
-        raise RestoreTestingError(
-            f"restore job {job_id} started but its marker could not be written ({describe_error(exc)}): "
-            f"the drill will not be validated and instance {instance_id} must be deleted by hand"
-        ) from exc
+    marker_key = _write_marker(
+        s3, settings, job_id, marker, started=f"restore job {job_id} started", leftover=f"instance {instance_id}"
+    )
     LOG.info("drill restore job %s started from %s into %s", job_id, point_arn, instance_id)
     return DrillStart(job_id, point_arn, created, instance_id, marker_key)
 
@@ -235,7 +223,9 @@ def start_replica_drill(
     }
     if config_drill is not None:
         marker["configDrill"] = _run_config_drill_safely(config_drill)
-    key = _write_marker(s3, settings, drill_id, marker, f"snapshot {drill_id} of {replica} is being taken")
+    key = _write_marker(
+        s3, settings, drill_id, marker, started=f"drill {drill_id}: snapshot {drill_id} of {replica} is being taken"
+    )
     LOG.info("drill %s: snapshot of %s requested", drill_id, replica)
     return DrillStart(drill_id, snapshot_arn, now, drill_id, key)
 
@@ -271,7 +261,9 @@ def continue_replica_drill(*, event: Mapping[str, Any], rds: Any, s3: Any, setti
         if _error_code(exc) != "DBInstanceAlreadyExists":  # a redelivered event
             raise RestoreTestingError(f"cannot restore drill snapshot {snapshot_id}: {describe_error(exc)}") from exc
     marker["recoveryPointCreated"] = iso(created)
-    _write_marker(s3, settings, snapshot_id, marker, f"instance {instance_id} is being restored")
+    _write_marker(
+        s3, settings, snapshot_id, marker, started=f"drill {snapshot_id}: instance {instance_id} is being restored"
+    )
     LOG.info("drill %s: restoring %s from %s", snapshot_id, instance_id, snapshot_id)
     return {"drill": snapshot_id, "instanceId": instance_id, "snapshotCreated": iso(created)}
 
@@ -297,7 +289,17 @@ def _load_marker(s3: Any, settings: DrillSettings, drill_id: str) -> dict[str, A
     return loaded if isinstance(loaded, dict) else None
 
 
-def _write_marker(s3: Any, settings: DrillSettings, drill_id: str, marker: Mapping[str, Any], state: str) -> str:
+def _write_marker(
+    s3: Any,
+    settings: DrillSettings,
+    drill_id: str,
+    marker: Mapping[str, Any],
+    *,
+    started: str,
+    leftover: str = "what it created",
+) -> str:
+    """Write the drill's pending marker; without it the drill is never validated, so a failed write
+    says what was already started and what must be deleted by hand."""
     key = pending_marker_key(drill_id)
     try:
         put_object(
@@ -310,7 +312,7 @@ def _write_marker(s3: Any, settings: DrillSettings, drill_id: str, marker: Mappi
         )
     except Exception as exc:
         raise RestoreTestingError(
-            f"drill {drill_id}: {state} but its marker could not be written ({describe_error(exc)}): the drill "
-            "will not be validated and what it created must be deleted by hand"
+            f"{started} but its marker could not be written ({describe_error(exc)}): "
+            f"the drill will not be validated and {leftover} must be deleted by hand"
         ) from exc
     return key
