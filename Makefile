@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: synth test deploy lint setup bench
+.PHONY: synth test deploy deploy-backup-account deploy-organization lint setup bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -41,6 +41,16 @@ lint: setup
 bench: setup
 	$(VENV)/bin/python -m bench.run
 
+# Each account's part with that account's own credentials: the workload pipeline never deploys the
+# backup account's vault or the organization's policy.
 deploy: setup
 	@case "$(ENV)" in production|staging) ;; *) echo "usage: make deploy ENV=production|staging" >&2; exit 2;; esac
-	cdk deploy --no-notices -c environment=$(ENV) --all --require-approval broadening
+	cdk deploy --no-notices -c environment=$(ENV) -c stacks=workload --all --require-approval broadening
+
+deploy-backup-account: setup
+	@case "$(ENV)" in production) ;; *) echo "usage: make deploy-backup-account ENV=production" >&2; exit 2;; esac
+	cdk deploy --no-notices -c environment=$(ENV) -c stacks=backup-account --all --require-approval broadening
+
+deploy-organization: setup
+	@case "$(ENV)" in production) ;; *) echo "usage: make deploy-organization ENV=production" >&2; exit 2;; esac
+	cdk deploy --no-notices -c environment=$(ENV) -c stacks=organization --all --require-approval broadening

@@ -17,7 +17,8 @@ from aws_cdk import App, Validations
 
 from backup_constructs.core.physical_names import UniquePhysicalNames
 from backup_constructs.policy.environments import load_environments
-from stacks import build_environment
+from lambdas.contract.errors import PolicyError
+from stacks import STACK_GROUPS, build_environment
 
 
 def build_app(app: App | None = None) -> App:
@@ -31,8 +32,13 @@ def build_app(app: App | None = None) -> App:
         account=os.environ.get("CDK_DEPLOY_ACCOUNT"),
         region=os.environ.get("CDK_DEPLOY_REGION"),
     )
+    # Each account deploys its own part with its own credentials: -c stacks=workload (the default for
+    # make deploy), backup-account or organization. Synth builds all of them.
+    groups = app.node.try_get_context("stacks")
+    if groups is not None and groups not in STACK_GROUPS:
+        raise PolicyError(f"stacks: got {groups!r}; allowed: {', '.join(STACK_GROUPS)}")
     for config in configs:
-        build_environment(app, config)
+        build_environment(app, config, groups=(groups,) if groups else STACK_GROUPS)
     # Environments may share an account and region: names AWS keeps unique must differ.
     app.node.add_validation(UniquePhysicalNames(app))
     if app.node.try_get_context("nag") is not False:

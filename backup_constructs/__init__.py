@@ -11,12 +11,9 @@ from typing import TYPE_CHECKING, Any
 from backup_constructs.policy import BackupPolicy, BackupRule, PolicyError, ResourceType
 
 if TYPE_CHECKING:
-    from backup_constructs.backup.strategy import (
-        BackupStrategy,
-        DisasterRecoveryVault,
-        FailoverBackupPlan,
-        ProtectedBackupVault,
-    )
+    from backup_constructs.backup.isolation import BackupAccountVault, IsolatedCopyPlan
+    from backup_constructs.backup.strategy import BackupStrategy, DisasterRecoveryVault, FailoverBackupPlan
+    from backup_constructs.backup.vault import ProtectedBackupVault
     from backup_constructs.config_backup import ConfigBackupReplica, KubernetesConfigBackup
     from backup_constructs.core.keys import protect_keys
     from backup_constructs.core.physical_names import UniquePhysicalNames
@@ -34,6 +31,8 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "AlertTopic": "backup_constructs.monitoring.alerts",
+    "BackupAccountVault": "backup_constructs.backup.isolation",
+    "IsolatedCopyPlan": "backup_constructs.backup.isolation",
     "BackupComplianceFramework": "backup_constructs.monitoring.evidence",
     "BackupMonitoring": "backup_constructs.monitoring.construct",
     "BackupStrategy": "backup_constructs.backup.strategy",
@@ -45,7 +44,7 @@ _LAZY = {
     "EnforceBackupPolicy": "backup_constructs.database.enforce",
     "FailoverBackupPlan": "backup_constructs.backup.strategy",
     "KubernetesConfigBackup": "backup_constructs.config_backup",
-    "ProtectedBackupVault": "backup_constructs.backup.strategy",
+    "ProtectedBackupVault": "backup_constructs.backup.vault",
     "RestoreTesting": "backup_constructs.restore_testing",
     "UniquePhysicalNames": "backup_constructs.core.physical_names",
     "database_cluster_backup_props": "backup_constructs.database.enforce",
@@ -55,6 +54,7 @@ _LAZY = {
 
 __all__ = [
     "AlertTopic",
+    "BackupAccountVault",
     "BackupComplianceFramework",
     "BackupMonitoring",
     "BackupPolicy",
@@ -67,6 +67,7 @@ __all__ = [
     "DisasterRecoveryVault",
     "EnforceBackupPolicy",
     "FailoverBackupPlan",
+    "IsolatedCopyPlan",
     "KubernetesConfigBackup",
     "PolicyError",
     "ProtectedBackupVault",

@@ -3,6 +3,9 @@ policy names a DR region, the DR vault stack in that region."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import jsii
@@ -11,6 +14,7 @@ from aws_cdk import (
     ArnFormat,
     AspectPriority,
     Aspects,
+    DefaultStackSynthesizer,
     Duration,
     Environment,
     Fn,
@@ -23,11 +27,13 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_organizations as organizations
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from backup_constructs.backup.isolation import BackupAccountVault
 from backup_constructs.backup.strategy import BackupStrategy, DisasterRecoveryVault, FailoverBackupPlan
 from backup_constructs.config_backup import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
 from backup_constructs.config_backup.keys import DigestKeyReplica
@@ -43,13 +49,24 @@ from backup_constructs.core.nag import acknowledge
 from backup_constructs.database.enforce import EnforceBackupPolicy, database_instance_backup_props
 from backup_constructs.database.heartbeat import DatabaseHeartbeat
 from backup_constructs.database.replica import CrossRegionReadReplica
-from backup_constructs.monitoring.alerts import AlertTopic
+from backup_constructs.monitoring.alerts import AlertTopic, key_references
 from backup_constructs.monitoring.construct import BackupMonitoring
 from backup_constructs.monitoring.vault_metrics import DR_VAULT_METRICS
 from backup_constructs.policy import BackupPolicy
 from backup_constructs.policy.environments import EnvironmentConfig
-from backup_constructs.policy.naming import config_dead_letter_queue_name, heartbeat_function_name, rds_instance_arn
+from backup_constructs.policy.naming import (
+    BOOTSTRAP_QUALIFIER_CONTEXT,
+    alert_forwarder_role_name,
+    backup_account_alert_topic_name,
+    cdk_execution_role_arn,
+    config_dead_letter_queue_name,
+    heartbeat_function_name,
+    partition_for,
+    rds_instance_arn,
+    resource_prefix,
+)
 from backup_constructs.policy.rpo import S3_REPLICATION_TIME_MINUTES
+from backup_constructs.policy.scp import backup_protection_scp, scp_json
 from backup_constructs.restore_testing import DisasterRecoveryDrill, RestoreTesting
 from backup_constructs.restore_testing.validation import POSTGRES_PORT
 
@@ -64,6 +81,17 @@ DR_REGION_ALERTS = (
     "VaultTamperAttempt",
     "PlanTamperAttempt",
     "BucketTamperAttempt",
+    "TrailTamperAttempt",
+    "AlertRuleTamperAttempt",
+    "AlertTargetRemovalAttempt",
+    "BackupReplicationStopAttempt",
+    "DatabaseDeletionAttempt",
+    "SopsGrantAttempt",
+)
+# What the backup account alerts on: attempts on its vault, its keys, its trail and these rules.
+BACKUP_ACCOUNT_ALERTS = (
+    "KeyDeletionAttempt",
+    "VaultTamperAttempt",
     "TrailTamperAttempt",
     "AlertRuleTamperAttempt",
     "AlertTargetRemovalAttempt",
@@ -98,6 +126,30 @@ class ZonesWithoutLookupStack(Stack):
 
 def database_identifier(config: EnvironmentConfig) -> str:
     return config.database_identifier
+
+
+def share_key_with_backup_account(key: kms.Key, account: str) -> None:
+    """Let the backup account use ``key`` for the isolated copies: an RDS snapshot stays encrypted with the
+    instance's key, and AWS Backup copies it across accounts (re-encrypting it with the destination vault's
+    key) only when the destination account may use the source key. An AWS managed key cannot be shared."""
+    principal = iam.AccountPrincipal(account)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="BackupAccountCopiesSnapshots",
+            principals=[principal],
+            actions=["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            resources=["*"],  # in a key policy "*" is this key
+        )
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="BackupAccountGrantsToAwsServices",
+            principals=[principal],
+            actions=["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+            resources=["*"],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        )
+    )
 
 
 def isolated_vpc(scope: Construct, *, policy: BackupPolicy) -> ec2.Vpc:
@@ -158,6 +210,8 @@ class DataStack(ZonesWithoutLookupStack):
             "DatabaseKey",
             description=f"Encrypts the {identifier} database storage and its master secret",
         )
+        if config.backup_account is not None:
+            share_key_with_backup_account(self.db_kms_key, config.backup_account.account)
         self.db_instance = rds.DatabaseInstance(
             self,
             "Database",
@@ -304,11 +358,7 @@ class BackupStack(Stack):
             policy=config.policy,
             resources=[backup.BackupResource.from_arn(database_arn)],
             exempt_principal_arns=config.break_glass_role_arns,
-            isolated_copy_vault=(
-                backup.BackupVault.from_backup_vault_arn(self, "IsolatedCopyVault", config.isolated_copy_vault_arn)
-                if config.isolated_copy_vault_arn
-                else None
-            ),
+            backup_account=config.backup_account.account if config.backup_account else None,
         )
 
 
@@ -336,7 +386,15 @@ class ConfigBackupStack(Stack):
 class MonitoringStack(Stack):
     """Alerts, the live RPO exposure, the dashboard and the compliance evidence of one environment."""
 
-    def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: EnvironmentConfig,
+        sops_key_ids: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id_, **kwargs)
         policy = config.policy
         identifier = database_identifier(config)
@@ -371,6 +429,8 @@ class MonitoringStack(Stack):
             exempt_principal_arns=config.break_glass_role_arns,
             enable_config_recording=config.enable_config_recording,
             metric_archive=config.metric_archive,
+            alert_forward_topic_arn=config.alert_cross_account_topic_arn,
+            sops_key_ids=sops_key_ids,
         )
 
 
@@ -421,6 +481,12 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
             emails=config.alert_emails,
             https_endpoints=config.alert_https_endpoints,
             rule_ids=DR_REGION_ALERTS,
+            database_identifiers=[config.replica_identifier] if config.policy.wants_replica else (),
+            sops_key_ids=(
+                key_references(self.config_replica.sops_key, self.config_replica.names.sops_key_alias)
+                if self.config_replica
+                else ()
+            ),
         )
         # Restores from the DR vault (the drill, a failover) run here, and so may the copy jobs' metrics.
         vault_alarms = Construct(self, "VaultAlarms")
@@ -529,8 +595,134 @@ class DisasterRecoveryReplicaStack(ZonesWithoutLookupStack):
             )
 
 
-def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
-    """Every stack of one environment, with the backup policy enforced on all of them."""
+class BackupAccountStack(Stack):
+    """The backup account's side, deployed with that account's own credentials and never by the workload's
+    pipeline: the compliance-locked vault that receives the isolated copies (from the workload account
+    only), its key, and alerts of its own — which the workload's alert rules also deliver to."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        assert config.backup_account is not None
+        policy = config.policy
+        self.vault = BackupAccountVault(
+            self,
+            "IsolatedVault",
+            policy=policy,
+            workload_accounts=[config.account],
+            exempt_principal_arns=config.backup_account.break_glass_role_arns,
+        )
+        forwarder = f"arn:{self.partition}:iam::{config.account}:role/{alert_forwarder_role_name(policy)}"
+        self.alerts = AlertTopic(
+            self,
+            "Alerts",
+            policy=policy,
+            emails=config.alert_emails,
+            https_endpoints=config.alert_https_endpoints,
+            rule_ids=BACKUP_ACCOUNT_ALERTS,
+            topic_name=backup_account_alert_topic_name(policy),
+            publisher_role_arns=[forwarder] if config.alert_cross_account_topic_arn else (),
+            vault_names=[self.vault.vault_name],
+        )
+
+
+class OrganizationPolicyStack(Stack):
+    """Optional, for the organization's management account: the environment's service control policy
+    (:mod:`backup_constructs.policy.scp`) attached to the configured accounts or OUs. Deployed with the
+    management account's credentials (``make deploy-organization ENV=...``), never by the workload's
+    pipeline; the same document is written next to the templates for organizations managed otherwise."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: EnvironmentConfig, document: str, **kwargs: Any) -> None:
+        super().__init__(scope, id_, **kwargs)
+        assert config.organization is not None
+        self.policy = organizations.CfnPolicy(
+            self,
+            "BackupProtection",
+            name=f"{resource_prefix(config.policy)}-backup-protection",
+            description=f"{config.name}: nobody but the break-glass and deploy roles weakens the backups",
+            type="SERVICE_CONTROL_POLICY",
+            content=json.loads(document),
+            target_ids=list(config.organization.target_ids),
+        )
+
+
+# What each deployment of an environment covers, by whose credentials it is deployed (``-c stacks=...``).
+STACK_GROUPS = ("workload", "backup-account", "organization")
+
+
+def organizations_region(partition: str) -> str:
+    """Where AWS Organizations resources are managed in a partition (its API endpoint's region)."""
+    return {"aws-cn": "cn-northwest-1", "aws-us-gov": "us-gov-west-1"}.get(partition, "us-east-1")
+
+
+def scp_exempt_principals(app: App, config: EnvironmentConfig) -> list[str]:
+    """Who keeps the rights the SCP denies: the break-glass roles and the exact execution roles that
+    deploy the workload's stacks (the CDK bootstrap's, one per region; the same ARN the stacks'
+    synthesizer names, whether or not this synth builds them)."""
+    qualifier = app.node.try_get_context(BOOTSTRAP_QUALIFIER_CONTEXT) or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    partition = partition_for(config.region)
+    regions = [config.region, *([config.dr_region] if config.dr_region else [])]
+    deployers = [cdk_execution_role_arn(partition, config.account, region, qualifier) for region in regions]
+    return [*config.break_glass_role_arns, *deployers]
+
+
+def build_environment(app: App, config: EnvironmentConfig, *, groups: Sequence[str] = STACK_GROUPS) -> list[Stack]:
+    """Every stack of one environment (of ``groups``: the workload account's, the backup account's, the
+    management account's), with the backup policy enforced on all of them."""
+    stacks = _workload_stacks(app, config) if "workload" in groups else []
+    if config.backup_account is not None and "backup-account" in groups:
+        stacks.append(
+            BackupAccountStack(
+                app,
+                config.stack_name("backup-account"),
+                config=config,
+                env=Environment(account=config.backup_account.account, region=config.region),
+                description=f"{config.name}: isolated, compliance-locked copies in the backup account",
+                termination_protection=config.termination_protection,
+                tags={"environment": config.name},
+            )
+        )
+    for stack in stacks:
+        explicit_lambda_log_groups(stack, policy=config.policy)
+        exempt = (
+            config.backup_account.break_glass_role_arns
+            if isinstance(stack, BackupAccountStack) and config.backup_account
+            else config.break_glass_role_arns
+        )
+        protect_keys(stack, exempt_principal_arns=exempt, environment=config.name)
+        Aspects.of(stack).add(EnforceBackupPolicy(config.policy), priority=AspectPriority.MUTATING)
+        Tags.of(stack).add("environment", config.name)
+    if config.organization is not None and "organization" in groups:
+        partition = partition_for(config.region)
+        document = scp_json(
+            backup_protection_scp(
+                config.policy, partition=partition, exempt_principal_arns=scp_exempt_principals(app, config)
+            )
+        )
+        write_artifact(app, f"{config.name}-backup-protection-scp.json", document)
+        stacks.append(
+            OrganizationPolicyStack(
+                app,
+                config.stack_name("organization"),
+                config=config,
+                document=document,
+                env=Environment(account=config.organization.management_account, region=organizations_region(partition)),
+                description=f"{config.name}: service control policy protecting the backups (management account)",
+                termination_protection=config.termination_protection,
+                tags={"environment": config.name},
+            )
+        )
+    return stacks
+
+
+def write_artifact(app: App, name: str, text: str) -> None:
+    """A file next to the templates in the cloud assembly (read by ``backupctl summary``)."""
+    path = Path(app.outdir) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def _workload_stacks(app: App, config: EnvironmentConfig) -> list[Stack]:
+    """The workload account's stacks (primary and DR region)."""
     # Stack tags explicitly (CloudFormation also applies them to what it creates); resource tags below.
     common: dict[str, Any] = {
         "termination_protection": config.termination_protection,
@@ -608,14 +800,14 @@ def build_environment(app: App, config: EnvironmentConfig) -> list[Stack]:
             app,
             config.stack_name("monitoring"),
             config=config,
+            sops_key_ids=(
+                key_references(config_stack.config_backup.sops_key, config_stack.config_backup.names.sops_key_alias)
+                if config_stack is not None
+                else ()
+            ),
             env=primary,
             description=f"{config.name}: backup alerts, live RPO exposure, dashboard and audit evidence",
             **common,
         )
     )
-    for stack in stacks:
-        explicit_lambda_log_groups(stack, policy=config.policy)
-        protect_keys(stack, exempt_principal_arns=config.break_glass_role_arns)
-        Aspects.of(stack).add(EnforceBackupPolicy(config.policy), priority=AspectPriority.MUTATING)
-        Tags.of(stack).add("environment", config.name)
     return stacks

@@ -6,34 +6,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, ArnFormat, Duration, Stack
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IValidation
 
-from backup_constructs.core.keys import deployment_role_arn, rotating_key
+from backup_constructs.backup.isolation import IsolatedCopyPlan
+from backup_constructs.backup.vault import (
+    ProtectedBackupVault,
+)
 from backup_constructs.core.nag import acknowledge
-from backup_constructs.policy import BackupPolicy, BackupRule, VaultLock, VaultLockMode
+from backup_constructs.policy import BackupPolicy, BackupRule
 from backup_constructs.policy.naming import FAILOVER_TAG_KEY, backup_role_name, failover_plan_name, resource_prefix
 from backup_constructs.policy.rpo import policy_findings
 
 BACKUP_SERVICE_POLICIES = ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores")
-# The actions the Audit Manager control BACKUP_RECOVERY_POINT_MANUAL_DELETION_DISABLED looks for
-# in a Deny statement to Principal "*".
-PROTECTED_VAULT_ACTIONS = (
-    "backup:DeleteRecoveryPoint",
-    "backup:UpdateRecoveryPointLifecycle",
-    "backup:PutBackupVaultAccessPolicy",
-)
-# Denied as well, or an admin removes the policy or the lock first, or detaches recovery points.
-VAULT_GUARD_ACTIONS = (
-    "backup:DeleteBackupVaultAccessPolicy",
-    "backup:PutBackupVaultLockConfiguration",
-    "backup:DeleteBackupVaultLockConfiguration",
-    "backup:DisassociateRecoveryPoint",
-)
 
 
 @jsii.implements(IValidation)
@@ -45,80 +34,6 @@ class PolicyChecks:
 
     def validate(self) -> list[str]:
         return policy_findings(self._policy)
-
-
-class ProtectedBackupVault(Construct):
-    """A backup vault encrypted with its own rotating KMS key, whose access policy denies manual
-    deletion of recovery points to everyone but the listed principals, optionally vault-locked.
-
-    Parameters
-    ----------
-    vault_name:
-        The vault's name.
-    kms_key:
-        Default: a new KMS key with rotation, retained on stack deletion.
-    vault_lock:
-        Default: no vault lock.
-    exempt_principal_arns:
-        Principals that keep the right to delete recovery points and change the vault policy: a
-        break-glass role. The stack's CloudFormation execution role is exempt by its exact ARN.
-    """
-
-    def __init__(
-        self,
-        scope: Construct,
-        id_: str,
-        *,
-        vault_name: str,
-        kms_key: kms.IKey | None = None,
-        vault_lock: VaultLock | None = None,
-        exempt_principal_arns: Sequence[str] = (),
-    ) -> None:
-        super().__init__(scope, id_)
-        self.kms_key: kms.IKey = kms_key or rotating_key(
-            self,
-            "Key",
-            description=f"Encrypts the recovery points in backup vault {vault_name}",
-        )
-        # CloudFormation needs PutBackupVaultAccessPolicy to update this policy: the deploy role is exempt
-        # by its exact ARN (a pattern would match any role someone creates with a matching name).
-        deployer = deployment_role_arn(self)
-        self.exempt_principal_arns = [*([deployer] if deployer else []), *exempt_principal_arns]
-        access_policy = iam.PolicyDocument(
-            statements=[
-                iam.PolicyStatement(
-                    sid="DenyManualRecoveryPointDeletion",
-                    effect=iam.Effect.DENY,
-                    principals=[iam.AnyPrincipal()],
-                    actions=[*PROTECTED_VAULT_ACTIONS, *VAULT_GUARD_ACTIONS],
-                    resources=["*"],  # in a vault policy "*" is this vault and its recovery points
-                    conditions={"ArnNotLike": {"aws:PrincipalArn": self.exempt_principal_arns}},
-                )
-            ]
-        )
-        self.backup_vault = backup.BackupVault(
-            self,
-            "Vault",
-            backup_vault_name=vault_name,
-            encryption_key=self.kms_key,
-            access_policy=access_policy,
-            lock_configuration=_lock_configuration(vault_lock),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-
-
-def _lock_configuration(lock: VaultLock | None) -> backup.LockConfiguration | None:
-    if lock is None:
-        return None
-    return backup.LockConfiguration(
-        min_retention=Duration.days(lock.min_retention_days),
-        max_retention=Duration.days(lock.max_retention_days),
-        changeable_for=(
-            Duration.days(lock.changeable_for_days)
-            if lock.mode is VaultLockMode.COMPLIANCE and lock.changeable_for_days is not None
-            else None
-        ),
-    )
 
 
 class DisasterRecoveryVault(Construct):
@@ -234,9 +149,14 @@ class BackupStrategy(Construct):
         Where rules with ``copy_to_dr`` copy to. Default: the vault named ``policy.dr_backup_vault_name``
         in ``policy.dr_region`` of this account, addressed by ARN (deploy it first, e.g. with
         :class:`DisasterRecoveryVault`).
+    backup_account:
+        The backup account whose vault ``policy.isolated_vault_name`` (same region) receives the
+        isolated copies when the policy has ``account_isolation``: a plan of its own copies a snapshot
+        there on the policy's schedule. Required with ``account_isolation`` unless ``isolated_copy_vault``
+        is given (an error at synth otherwise).
     isolated_copy_vault:
-        Opt-in second copy target for the same rules: a logically air-gapped vault or a vault in a
-        separate backup account, against a compromised account. Default: none.
+        The isolated copies' vault, when not the backup account's default one. Default: from
+        ``backup_account``.
     kms_key:
         Default: a new KMS key with rotation for the vault.
     exempt_principal_arns:
@@ -251,6 +171,7 @@ class BackupStrategy(Construct):
         policy: BackupPolicy,
         resources: Sequence[backup.BackupResource] = (),
         dr_vault: backup.IBackupVault | None = None,
+        backup_account: str | None = None,
         isolated_copy_vault: backup.IBackupVault | None = None,
         kms_key: kms.IKey | None = None,
         exempt_principal_arns: Sequence[str] = (),
@@ -269,7 +190,7 @@ class BackupStrategy(Construct):
         self.backup_vault = vault.backup_vault
         self.exempt_principal_arns = vault.exempt_principal_arns
         self.dr_vault = dr_vault or self._default_dr_vault()
-        self.isolated_copy_vault = isolated_copy_vault
+        self.isolated_copy_vault = isolated_copy_vault or self._backup_account_vault(backup_account)
 
         self.backup_plan = backup.BackupPlan(
             self, "Plan", backup_plan_name=resource_prefix(policy), backup_vault=self.backup_vault
@@ -291,6 +212,23 @@ class BackupStrategy(Construct):
             resources=[backup.BackupResource.from_tag(tag.key, tag.value), *resources],
             role=self.backup_role,
         )
+        self.isolated_plan: IsolatedCopyPlan | None = None
+        if policy.account_isolation is not None:
+            if self.isolated_copy_vault is None:
+                Annotations.of(self).add_error(
+                    "policy.account_isolation keeps a copy outside this account: pass backup_account= (the "
+                    "backup account's id) or isolated_copy_vault=, or set the policy's accountIsolation to null"
+                )
+            else:
+                self.isolated_plan = IsolatedCopyPlan(
+                    self,
+                    "Isolated",
+                    policy=policy,
+                    vault=self.backup_vault,
+                    isolated_vault=self.isolated_copy_vault,
+                    role=self.backup_role,
+                    resources=[backup.BackupResource.from_tag(tag.key, tag.value), *resources],
+                )
         self.node.add_validation(PolicyChecks(policy))
         self._annotate_rds_design()
 
@@ -307,8 +245,22 @@ class BackupStrategy(Construct):
         )
         return backup.BackupVault.from_backup_vault_arn(self, "DrVault", arn)
 
+    def _backup_account_vault(self, account: str | None) -> backup.IBackupVault | None:
+        name = self.policy.isolated_vault_name
+        if account is None or name is None:
+            return None
+        stack = Stack.of(self)
+        arn = stack.format_arn(
+            service="backup",
+            account=account,
+            resource="backup-vault",
+            resource_name=name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return backup.BackupVault.from_backup_vault_arn(self, "IsolatedVault", arn)
+
     def _plan_rule(self, rule: BackupRule) -> backup.BackupPlanRule:
-        targets = [v for v in (self.dr_vault, self.isolated_copy_vault) if v is not None]
+        targets = [self.dr_vault] if self.dr_vault is not None else []
         return plan_rule(self.policy, rule, copy_targets=targets)
 
     def _annotate_rds_design(self) -> None:

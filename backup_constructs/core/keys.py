@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import DefaultStackSynthesizer, RemovalPolicy, Stack
+from aws_cdk import DefaultStackSynthesizer, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
+
+from backup_constructs.policy.naming import BACKUP_PROTECTION_TAG
 
 PROTECTED_KEY_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
 # Denied too when the deploy role is known (exempt by its exact ARN): KMS's policy lockout safety check
@@ -36,11 +38,15 @@ def rotating_key(scope: Construct, id_: str, *, description: str, **kwargs: Any)
     )
 
 
-def protect_keys(scope: IConstruct, *, exempt_principal_arns: Sequence[str]) -> list[kms.Key]:
+def protect_keys(
+    scope: IConstruct, *, exempt_principal_arns: Sequence[str], environment: str | None = None
+) -> list[kms.Key]:
     """Deny ``kms:ScheduleKeyDeletion``, ``kms:DisableKey`` and ``kms:PutKeyPolicy`` on every key in
     ``scope`` to everyone but the break-glass principals and the exact deploy role (deploys keep
     working). This raises the cost of destroying the backups' keys and makes each attempt a CloudTrail
-    event; it does not stop an account admin, who can act as the deploy role.
+    event; it does not stop an account admin, who can act as the deploy role. With ``environment``,
+    each key is tagged ``backup-protection=<environment>``: the organization's service control policy
+    (which an account admin cannot remove) protects the keys by that tag.
 
     Without a known deploy role ``kms:PutKeyPolicy`` is not denied: the deploying principal would fail
     the key policy lockout safety check."""
@@ -58,4 +64,6 @@ def protect_keys(scope: IConstruct, *, exempt_principal_arns: Sequence[str]) -> 
         if exempt:
             statement.add_condition("ArnNotLike", {"aws:PrincipalArn": exempt})
         key.add_to_resource_policy(statement)
+        if environment is not None:
+            Tags.of(key).add(BACKUP_PROTECTION_TAG, environment)
     return keys

@@ -125,6 +125,8 @@ class BackupMonitoring(Construct):
         exempt_principal_arns: Sequence[str] = (),
         enable_config_recording: bool = False,
         metric_archive: bool = False,
+        alert_forward_topic_arn: str | None = None,
+        sops_key_ids: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
         access_logs_by_bucket_policy(self)
@@ -132,7 +134,14 @@ class BackupMonitoring(Construct):
         self.vault_name = vault_name or policy.backup_vault_name
         env = policy.environment
         self.alerts = AlertTopic(
-            self, "Alerts", policy=policy, emails=alert_emails, https_endpoints=alert_https_endpoints
+            self,
+            "Alerts",
+            policy=policy,
+            emails=alert_emails,
+            https_endpoints=alert_https_endpoints,
+            forward_to_topic_arn=alert_forward_topic_arn,
+            database_identifiers=database_identifiers,
+            sops_key_ids=sops_key_ids,
         )
         self.alert_topic = self.alerts.topic
         self.alarms: dict[str, cw.Alarm] = {}
@@ -141,6 +150,11 @@ class BackupMonitoring(Construct):
         if policy.dr_region:
             # A copy job's metrics carry the destination vault's name.
             vault_job_alarms(policy.dr_backup_vault_name, COPY_FAILURE_METRICS, alarm=self._alarm, id_suffix="-copies")
+        if policy.isolated_vault_name:
+            # Copies into the backup account run (and publish their metrics) here, in the source account.
+            vault_job_alarms(
+                policy.isolated_vault_name, COPY_FAILURE_METRICS, alarm=self._alarm, id_suffix="-isolated-copies"
+            )
         # The monthly validator publishes here; the drill's alarms live with the drill in the DR
         # region, where its validator publishes (an alarm only sees metrics of its own region).
         restore_test_alarms(policy, kind="monthly", alarm=self._alarm)

@@ -30,12 +30,18 @@ _KEYS = {
     "terminationProtection": "termination_protection",
     "applicationLogGroups": "application_log_groups",
     "breakGlassRoleArns": "break_glass_role_arns",
-    "isolatedCopyVaultArn": "isolated_copy_vault_arn",
+    "backupAccount": "backup_account",
+    "organization": "organization",
     "kubernetes": "kubernetes",
     "alerts": "alerts",
     "monitoring": "monitoring",
 }
-_ALERT_KEYS = ("emails", "httpsEndpoints")
+_ALERT_KEYS = ("emails", "httpsEndpoints", "crossAccountTopicArn")
+_BACKUP_ACCOUNT_KEYS = ("account", "breakGlassRoleArns")
+_ORGANIZATION_KEYS = ("managementAccount", "targetIds")
+_SNS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+_TARGET_RE = re.compile(r"^(\d{12}|r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$")
 _MONITORING_KEYS = ("enableConfigRecording", "metricArchive")
 _KUBERNETES_KEYS = (
     "clusterName",
@@ -90,7 +96,57 @@ class KubernetesSettings:
 
 
 _CLUSTER_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
-_VAULT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:[A-Za-z0-9_-]{2,50}$")
+
+
+@dataclass(frozen=True)
+class BackupAccountSettings:
+    """The separate account that keeps the isolated copies: its id and its own break-glass roles."""
+
+    account: str
+    break_glass_role_arns: tuple[str, ...] = ()
+
+    @classmethod
+    def from_context(cls, raw: Any, where: str, *, workload_account: str) -> BackupAccountSettings:
+        raw = _object(raw, where, _BACKUP_ACCOUNT_KEYS)
+        account = raw.get("account")
+        if not isinstance(account, str) or not _ACCOUNT_RE.match(account):
+            _fail(f"{where}.account", account, "expected the 12-digit id of the backup account")
+        if account == workload_account:
+            _fail(
+                f"{where}.account",
+                account,
+                "must differ from the environment's own account: a copy in the same account is within "
+                "reach of whoever compromises it",
+            )
+        roles = _strings(raw.get("breakGlassRoleArns", []), f"{where}.breakGlassRoleArns")
+        for role in roles:
+            match = _ROLE_ARN_RE.match(role)
+            if not match or match.group(1) != account:
+                _fail(f"{where}.breakGlassRoleArns", role, f"expected an IAM role ARN in account {account}")
+        return cls(account, roles)
+
+
+@dataclass(frozen=True)
+class OrganizationSettings:
+    """The organization's management account, where the service control policy is deployed, and the
+    accounts or organizational units it is attached to."""
+
+    management_account: str
+    target_ids: tuple[str, ...]
+
+    @classmethod
+    def from_context(cls, raw: Any, where: str) -> OrganizationSettings:
+        raw = _object(raw, where, _ORGANIZATION_KEYS)
+        account = raw.get("managementAccount")
+        if not isinstance(account, str) or not _ACCOUNT_RE.match(account):
+            _fail(f"{where}.managementAccount", account, "expected the 12-digit id of the management account")
+        targets = _strings(raw.get("targetIds", []), f"{where}.targetIds")
+        if not targets:
+            _fail(f"{where}.targetIds", [], "name the account ids or OUs (ou-...) the policy is attached to")
+        for target in targets:
+            if not _TARGET_RE.match(target):
+                _fail(f"{where}.targetIds", target, "expected an account id, a root id (r-...) or an OU id (ou-...)")
+        return cls(account, targets)
 
 
 @dataclass(frozen=True)
@@ -104,12 +160,14 @@ class EnvironmentConfig:
     termination_protection: bool = False
     application_log_groups: tuple[str, ...] = ()
     break_glass_role_arns: tuple[str, ...] = ()
-    isolated_copy_vault_arn: str | None = None
+    backup_account: BackupAccountSettings | None = None
     kubernetes: KubernetesSettings | None = None
     alert_emails: tuple[str, ...] = ()
     alert_https_endpoints: tuple[str, ...] = ()
     enable_config_recording: bool = False
     metric_archive: bool = False
+    alert_cross_account_topic_arn: str | None = None
+    organization: OrganizationSettings | None = None
 
     @property
     def database_identifier(self) -> str:
@@ -182,13 +240,26 @@ class EnvironmentConfig:
         protection = raw.get("terminationProtection", False)
         if not isinstance(protection, bool):
             _fail(f"{where}.terminationProtection", protection, "expected true or false")
-        isolated = raw.get("isolatedCopyVaultArn")
-        if isolated is not None and (not isinstance(isolated, str) or not _VAULT_ARN_RE.match(isolated)):
+        backup_account = (
+            BackupAccountSettings.from_context(raw["backupAccount"], f"{where}.backupAccount", workload_account=account)
+            if raw.get("backupAccount") is not None
+            else None
+        )
+        if policy.account_isolation is not None and backup_account is None:
             _fail(
-                f"{where}.isolatedCopyVaultArn",
-                isolated,
-                "expected a backup vault ARN, e.g. arn:aws:backup:us-east-1:222222222222:backup-vault:NAME",
+                f"{where}.backupAccount",
+                None,
+                "required: the policy keeps an isolated copy outside this account "
+                f"(policy.account_isolation, vault {policy.isolated_vault_name}); name the backup account, e.g. "
+                '{"account": "222222222222"}, or set policy.accountIsolation to null',
             )
+        if backup_account is not None and policy.account_isolation is None:
+            _fail(f"{where}.backupAccount", raw["backupAccount"], "only allowed with policy.accountIsolation")
+        organization = (
+            OrganizationSettings.from_context(raw["organization"], f"{where}.organization")
+            if raw.get("organization") is not None
+            else None
+        )
         kubernetes = (
             KubernetesSettings.from_context(raw["kubernetes"], f"{where}.kubernetes") if "kubernetes" in raw else None
         )
@@ -201,7 +272,17 @@ class EnvironmentConfig:
                 f"{policy.dr_region} that the drill and a failover restore the configuration into",
             )
         alerts = _object(raw.get("alerts", {}), f"{where}.alerts", _ALERT_KEYS)
-        emails, endpoints = (_strings(alerts.get(k, []), f"{where}.alerts.{k}") for k in _ALERT_KEYS)
+        emails, endpoints = (_strings(alerts.get(k, []), f"{where}.alerts.{k}") for k in _ALERT_KEYS[:2])
+        cross_topic = alerts.get("crossAccountTopicArn")
+        if cross_topic is not None:
+            if not isinstance(cross_topic, str) or not _SNS_ARN_RE.match(cross_topic):
+                _fail(f"{where}.alerts.crossAccountTopicArn", cross_topic, "expected an SNS topic ARN")
+            if cross_topic.split(":")[4] == account:
+                _fail(
+                    f"{where}.alerts.crossAccountTopicArn",
+                    cross_topic,
+                    "expected a topic in another account (whoever owns this one could silence it)",
+                )
         for email in emails:
             if "@" not in email:
                 _fail(f"{where}.alerts.emails", email, "expected an e-mail address")
@@ -223,12 +304,14 @@ class EnvironmentConfig:
             protection,
             log_groups,
             roles,
-            isolated,
+            backup_account,
             kubernetes,
             emails,
             endpoints,
             flags[0],
             flags[1],
+            cross_topic,
+            organization,
         )
 
 

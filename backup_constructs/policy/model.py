@@ -343,6 +343,76 @@ class VaultLock:
             _fail("vault_lock.changeable_for_days", self.changeable_for_days, "only allowed in compliance mode")
 
 
+class IsolatedVaultKind(StrEnum):
+    """Where the copy outside the account lives."""
+
+    VAULT = "vault"
+    """A backup vault in a separate backup account (cross-account copy, same region)."""
+    LOGICALLY_AIR_GAPPED = "logically-air-gapped"
+    """An AWS Backup logically air-gapped vault (AWS-owned key, compliance-locked by AWS)."""
+
+
+# Resource types a logically air-gapped vault accepts copies of, as far as this project relies on it.
+# RDS and Aurora are not among them: no AWS source this project has checked confirms that they are.
+LOGICALLY_AIR_GAPPED_TYPES = frozenset(
+    {ResourceType.EBS, ResourceType.EC2, ResourceType.EFS, ResourceType.DYNAMODB, ResourceType.S3}
+)
+
+
+@dataclass(frozen=True)
+class AccountIsolationSpec:
+    """An immutable copy outside the account's reach: a snapshot on ``schedule`` (a rule set of its own,
+    apart from the DR copies) copied, in the same region, into a compliance-locked vault of a separate
+    backup account (or a logically air-gapped vault) and kept there ``retention_days``. Against a
+    compromised account: its admins have no credentials in the backup account, and the lock keeps even
+    that account's admins from deleting a copy early."""
+
+    schedule: str = "cron(0 4 * * ? *)"
+    retention_days: int = 35
+    vault_kind: IsolatedVaultKind = IsolatedVaultKind.VAULT
+    vault_name: str | None = None
+    lock_min_retention_days: int = 7
+    lock_max_retention_days: int = 365
+    changeable_for_days: int = 3
+    start_window_minutes: int = 60
+    completion_window_minutes: int = 240
+
+    def __post_init__(self) -> None:
+        where = "account_isolation"
+        # The same checks as a plan rule's (schedule, windows, retention).
+        try:
+            BackupRule(
+                name="isolated-copy",
+                purpose="copy outside the account",
+                schedule=self.schedule,
+                retention_days=self.retention_days,
+                start_window_minutes=self.start_window_minutes,
+                completion_window_minutes=self.completion_window_minutes,
+            )
+        except PolicyError as err:
+            raise PolicyError(str(err).replace("rules[isolated-copy]", where)) from None
+        _check_range(f"{where}.lock_min_retention_days", self.lock_min_retention_days, 1, 36500, "vault lock")
+        if not self.lock_min_retention_days <= self.retention_days <= self.lock_max_retention_days:
+            _fail(
+                f"{where}.retention_days",
+                self.retention_days,
+                f"must lie within the isolated vault's lock ({self.lock_min_retention_days}-"
+                f"{self.lock_max_retention_days} d); AWS Backup fails copies outside it",
+            )
+        if self.changeable_for_days < 3:
+            _fail(
+                f"{where}.changeable_for_days",
+                self.changeable_for_days,
+                "the isolated vault is compliance-locked: a cooling-off period of at least 3 days",
+            )
+        if self.vault_name is not None and not re.match(r"^[a-zA-Z0-9\-_]{2,50}$", self.vault_name):
+            _fail(f"{where}.vault_name", self.vault_name, "AWS Backup vault names are 2-50 letters, digits, '-' or '_'")
+
+    @property
+    def interval_minutes(self) -> int:
+        return max_gap_minutes([CronSchedule.parse(self.schedule)])
+
+
 @dataclass(frozen=True)
 class SelectionTag:
     """The tag that puts a resource under the backup plan."""
@@ -373,6 +443,7 @@ class BackupPolicy:
     protected_resource_types: tuple[ResourceType, ...] = (ResourceType.RDS,)
     restore_testing: RestoreTestSpec = field(default_factory=RestoreTestSpec)
     region_loss: RegionLossSpec | None = None
+    account_isolation: AccountIsolationSpec | None = None
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.environment):
@@ -435,6 +506,26 @@ class BackupPolicy:
                     f"AWS Backup continuous rule ({self.continuous_rules[0].name}) managing the instance's "
                     "automated backups, so it is not used with one; allowed here: replica, copies",
                 )
+        if self.account_isolation is not None:
+            self._check_account_isolation(self.account_isolation)
+
+    def _check_account_isolation(self, spec: AccountIsolationSpec) -> None:
+        if spec.vault_kind is IsolatedVaultKind.LOGICALLY_AIR_GAPPED:
+            refused = [t.value for t in self.protected_resource_types if t not in LOGICALLY_AIR_GAPPED_TYPES]
+            if refused:
+                _fail(
+                    "account_isolation.vault_kind",
+                    spec.vault_kind.value,
+                    f"a logically air-gapped vault is not documented to accept {', '.join(refused)}; "
+                    f"allowed for these protected types: {IsolatedVaultKind.VAULT.value}",
+                )
+
+    @property
+    def isolated_vault_name(self) -> str | None:
+        """The vault outside the account that the isolated copies go to (``None`` without one)."""
+        if self.account_isolation is None:
+            return None
+        return self.account_isolation.vault_name or f"{self.backup_vault_name}-isolated"
 
     def region_loss_mechanism(self, resource_type: ResourceType) -> RegionLossMechanism | None:
         """The mechanism carrying ``resource_type`` to the DR region (``copies`` unless the region-loss
@@ -603,13 +694,16 @@ __all__ = [
     "CLOUDWATCH_LOG_RETENTION_DAYS",
     "CLOUDWATCH_METRIC_RETENTION_MONTHS",
     "DEFAULT_ECOMMERCE_CHECKS",
+    "LOGICALLY_AIR_GAPPED_TYPES",
     "PITR_RPO_MINUTES",
     "REGION_LOSS_SUPPORT",
+    "AccountIsolationSpec",
     "BackupPolicy",
     "BackupRule",
     "ConfigBackupSpec",
     "DatabaseBackupSpec",
     "IntegrityCheck",
+    "IsolatedVaultKind",
     "PolicyError",
     "RegionLossChoice",
     "RegionLossMechanism",

@@ -32,6 +32,40 @@ def failover_plan_name(policy: BackupPolicy) -> str:
     return f"{resource_prefix(policy)}-failover"
 
 
+def isolated_plan_name(policy: BackupPolicy) -> str:
+    """The primary region's plan whose snapshots are copied into the backup account's vault."""
+    return f"{resource_prefix(policy)}-isolated"
+
+
+def backup_account_alert_topic_name(policy: BackupPolicy) -> str:
+    """The backup account's alert topic (the workload's alert rules may deliver there too)."""
+    return f"{resource_prefix(policy)}-backup-account-alerts"
+
+
+def alert_forwarder_role_name(policy: BackupPolicy) -> str:
+    """The role EventBridge assumes to deliver the workload's alerts to a topic in another account."""
+    return f"{resource_prefix(policy)}-alert-forwarder"
+
+
+def backup_vault_arn(partition: str, region: str, account: str, name: str) -> str:
+    return f"arn:{partition}:backup:{region}:{account}:backup-vault:{name}"
+
+
+# Every KMS key that protects the backups or their decryption carries this tag (value: the environment):
+# the organization's service control policy protects the keys by it.
+BACKUP_PROTECTION_TAG = "backup-protection"
+
+
+# The CDK bootstrap's qualifier comes from this context key (default hnb659fds).
+BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
+
+
+def cdk_execution_role_arn(partition: str, account: str, region: str, qualifier: str = "hnb659fds") -> str:
+    """The CloudFormation execution role the CDK bootstrap creates (what the default stack synthesizer
+    deploys with)."""
+    return f"arn:{partition}:iam::{account}:role/cdk-{qualifier}-cfn-exec-role-{account}-{region}"
+
+
 def heartbeat_function_name(policy: BackupPolicy) -> str:
     """The heartbeat writer (named, so the monitoring stack alarms on its errors)."""
     return f"{resource_prefix(policy)}-heartbeat"

@@ -4,6 +4,7 @@ staging (a daily snapshot, no DR region). Every figure of the guide lives here a
 from __future__ import annotations
 
 from backup_constructs.policy.model import (
+    AccountIsolationSpec,
     BackupPolicy,
     BackupRule,
     ConfigBackupSpec,
@@ -66,6 +67,9 @@ def production() -> BackupPolicy:
             rto_target_minutes=60,
             mechanisms=(RegionLossChoice(ResourceType.RDS, RegionLossMechanism.REPLICA),),
         ),
+        # Against a compromised account: a daily snapshot (after the backup window) copied, in the region,
+        # into a compliance-locked vault of a separate backup account (the environment names it).
+        account_isolation=AccountIsolationSpec(schedule="cron(0 4 * * ? *)", retention_days=35),
     )
 
 

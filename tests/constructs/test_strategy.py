@@ -13,7 +13,8 @@ from aws_cdk import aws_backup as backup
 from aws_cdk.assertions import Annotations, Capture, Match, Template
 
 from backup_constructs import BackupPolicy, BackupStrategy, ResourceType
-from backup_constructs.backup.strategy import PROTECTED_VAULT_ACTIONS, VAULT_GUARD_ACTIONS, DisasterRecoveryVault
+from backup_constructs.backup.strategy import DisasterRecoveryVault
+from backup_constructs.backup.vault import PROTECTED_VAULT_ACTIONS, VAULT_GUARD_ACTIONS
 from backup_constructs.policy import VaultLock, VaultLockMode
 
 StackFactory = Callable[..., Stack]
@@ -94,23 +95,37 @@ def test_copy_actions_target_the_named_dr_vault_by_arn_with_the_copy_retention(f
     assert "CopyActions" not in by_name["transaction-log"]
 
 
-def test_a_passed_dr_vault_and_an_isolated_copy_vault_both_receive_copies(fresh_stack: StackFactory) -> None:
+def test_the_isolated_copies_are_a_plan_of_their_own_and_the_dr_copies_stay_in_the_main_plan(
+    fresh_stack: StackFactory,
+) -> None:
     stack = fresh_stack()
     dr = backup.BackupVault.from_backup_vault_arn(
         stack, "Dr", "arn:aws:backup:eu-west-1:111111111111:backup-vault:mine"
     )
-    isolated = backup.BackupVault.from_backup_vault_arn(
-        stack, "Iso", "arn:aws:backup:us-east-1:222222222222:backup-vault:air-gapped"
-    )
-    template = strategy_template(stack, BackupPolicy.production(), dr_vault=dr, isolated_copy_vault=isolated)
-    rules = Capture()
-    template.has_resource_properties("AWS::Backup::BackupPlan", {"BackupPlan": {"BackupPlanRule": rules}})
-    daily = next(r for r in rules.as_array() if r["RuleName"] == "daily-full")
-    targets = [c["DestinationBackupVaultArn"] for c in daily["CopyActions"]]
-    assert targets == [
-        "arn:aws:backup:eu-west-1:111111111111:backup-vault:mine",
-        "arn:aws:backup:us-east-1:222222222222:backup-vault:air-gapped",
+    template = strategy_template(stack, BackupPolicy.production(), dr_vault=dr, backup_account="222222222222")
+    plans = {
+        p["Properties"]["BackupPlan"]["BackupPlanName"]: p["Properties"]["BackupPlan"]["BackupPlanRule"]
+        for p in template.find_resources("AWS::Backup::BackupPlan").values()
+    }
+    daily = next(r for r in plans["ecommerce-backup-production"] if r["RuleName"] == "daily-full")
+    assert [c["DestinationBackupVaultArn"] for c in daily["CopyActions"]] == [
+        "arn:aws:backup:eu-west-1:111111111111:backup-vault:mine"
     ]
+    (isolated,) = plans["ecommerce-backup-production-isolated"]
+    (copy,) = isolated["CopyActions"]
+    assert "222222222222:backup-vault:ecommerce-backup-production-isolated" in json.dumps(copy)
+    assert copy["Lifecycle"] == {"DeleteAfterDays": 35}
+
+
+def test_a_policy_with_an_isolated_copy_and_nowhere_to_put_it_is_an_error_at_synth(fresh_stack: StackFactory) -> None:
+    stack = fresh_stack()
+    BackupStrategy(stack, "Strategy", policy=BackupPolicy.production())
+    errors = Annotations.from_stack(stack).find_error("*", Match.string_like_regexp("backup_account="))
+    assert errors and "set the policy's accountIsolation to null" in str(errors[0].entry.data)
+    # Without account isolation in the policy there is nothing to ask for.
+    other = fresh_stack()
+    BackupStrategy(other, "Strategy", policy=BackupPolicy.from_context({"accountIsolation": None}))
+    assert not Annotations.from_stack(other).find_error("*", Match.any_value())
 
 
 def test_staging_has_no_copy_actions(fresh_stack: StackFactory) -> None:

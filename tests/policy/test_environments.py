@@ -28,12 +28,19 @@ def test_account_and_region_can_come_from_the_deploy_environment() -> None:
 
 
 def test_other_environment_names_start_from_the_production_preset_or_a_named_one() -> None:
-    raw: dict[str, Any] = {"account": "111111111111", "region": "eu-west-1", "drRegion": "eu-central-1"}
+    raw: dict[str, Any] = {
+        "account": "111111111111",
+        "region": "eu-west-1",
+        "drRegion": "eu-central-1",
+        "backupAccount": {"account": "222222222222"},
+    }
     assert (
         EnvironmentConfig.from_context("perf", raw).policy.rules
         == EnvironmentConfig.from_context("production", raw).policy.rules
     )
-    staging_like = EnvironmentConfig.from_context("qa", {**raw, "preset": "staging", "drRegion": None})
+    staging_like = EnvironmentConfig.from_context(
+        "qa", {**raw, "preset": "staging", "drRegion": None, "backupAccount": None}
+    )
     assert staging_like.policy.environment == "qa" and len(staging_like.policy.rules) == 1
 
 
@@ -67,21 +74,78 @@ def test_unknown_environment_is_refused_with_the_known_ones() -> None:
         load_environments(cdk_json_context(), only="prod")
 
 
-def test_isolated_copy_vault_arn_is_validated() -> None:
-    raw = {"account": "111111111111", "region": "us-east-1", "isolatedCopyVaultArn": "vault-in-other-account"}
-    with pytest.raises(
-        PolicyError, match=r"isolatedCopyVaultArn: got 'vault-in-other-account'; expected a backup vault"
-    ):
+BACKUP_ACCOUNT = {"account": "222222222222", "breakGlassRoleArns": ["arn:aws:iam::222222222222:role/bg"]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {},
+            r"environments.x.backupAccount: got None; required: the policy keeps an isolated copy outside this account",
+        ),
+        (
+            {"backupAccount": {"account": "111111111111"}},
+            r"backupAccount.account: got '111111111111'; must differ from the environment's own account",
+        ),
+        ({"backupAccount": {"account": "22"}}, r"backupAccount.account: got '22'; expected the 12-digit id"),
+        (
+            {"backupAccount": {"account": "222222222222", "breakGlassRoleArns": ["arn:aws:iam::111111111111:role/bg"]}},
+            r"backupAccount.breakGlassRoleArns: got 'arn:aws:iam::111111111111:role/bg'; expected an IAM role ARN in "
+            r"account 222222222222",
+        ),
+        ({"backupAccount": {"acount": "222222222222"}}, r"backupAccount.acount: .*unknown key; allowed: account"),
+        (
+            {"backupAccount": BACKUP_ACCOUNT, "policy": {"accountIsolation": None}},
+            r"backupAccount: got .*only allowed with policy.accountIsolation",
+        ),
+        (
+            {
+                "backupAccount": BACKUP_ACCOUNT,
+                "alerts": {"crossAccountTopicArn": "arn:aws:sns:us-east-1:111111111111:t"},
+            },
+            r"alerts.crossAccountTopicArn: got .*expected a topic in another account",
+        ),
+        (
+            {"backupAccount": BACKUP_ACCOUNT, "alerts": {"crossAccountTopicArn": "topic"}},
+            r"alerts.crossAccountTopicArn: got 'topic'; expected an SNS topic ARN",
+        ),
+        (
+            {
+                "backupAccount": BACKUP_ACCOUNT,
+                "organization": {"managementAccount": "333333333333", "targetIds": ["x"]},
+            },
+            r"organization.targetIds: got 'x'; expected an account id, a root id \(r-...\) or an OU id",
+        ),
+        (
+            {"backupAccount": BACKUP_ACCOUNT, "organization": {"managementAccount": "333333333333"}},
+            r"organization.targetIds: got \[\]; name the account ids or OUs",
+        ),
+    ],
+)
+def test_backup_account_organization_and_cross_account_alerts_are_validated(
+    extra: dict[str, Any], message: str
+) -> None:
+    raw = {"account": "111111111111", "region": "us-east-1", **extra}
+    with pytest.raises(PolicyError, match=message):
         EnvironmentConfig.from_context("x", raw)
 
 
-def test_isolated_copy_vault_from_context_gets_the_dr_rules_copies(tmp_path: Any) -> None:
-    from tests.conftest import synth_app
-
-    context = cdk_json_context() | {"environment": "production", "nag": False}
-    arn = "arn:aws:backup:us-east-1:222222222222:backup-vault:air-gapped"
-    context["environments"]["production"]["isolatedCopyVaultArn"] = arn
-    out = synth_app(tmp_path, context)
-    (plan,) = out.resources("ecommerce-production-backup", "AWS::Backup::BackupPlan").values()
-    daily = next(r for r in plan["Properties"]["BackupPlan"]["BackupPlanRule"] if r["RuleName"] == "daily-full")
-    assert arn in [c["DestinationBackupVaultArn"] for c in daily["CopyActions"]]
+def test_a_backup_account_organization_and_cross_account_topic_are_read() -> None:
+    raw = {
+        "account": "111111111111",
+        "region": "us-east-1",
+        "backupAccount": BACKUP_ACCOUNT,
+        "organization": {"managementAccount": "333333333333", "targetIds": ["ou-ab12-cdef3456", "111111111111"]},
+        "alerts": {"crossAccountTopicArn": "arn:aws:sns:us-east-1:222222222222:alerts"},
+    }
+    config = EnvironmentConfig.from_context("x", raw)
+    assert config.backup_account is not None and config.backup_account.account == "222222222222"
+    assert config.backup_account.break_glass_role_arns == ("arn:aws:iam::222222222222:role/bg",)
+    assert config.organization is not None and config.organization.target_ids == ("ou-ab12-cdef3456", "111111111111")
+    assert config.alert_cross_account_topic_arn == "arn:aws:sns:us-east-1:222222222222:alerts"
+    # Without an isolated copy in the policy there is no backup account to name.
+    staging = EnvironmentConfig.from_context(
+        "qa", {"account": "111111111111", "region": "us-east-1", "preset": "staging"}
+    )
+    assert staging.backup_account is None and staging.policy.account_isolation is None

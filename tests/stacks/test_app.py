@@ -28,6 +28,9 @@ EXPECTED_STACKS = {
     "ecommerce-staging-config-backup": "us-east-1",
     "ecommerce-production-monitoring": "us-east-1",
     "ecommerce-staging-monitoring": "us-east-1",
+    # Deployed with the backup account's and the management account's own credentials.
+    "ecommerce-production-backup-account": "us-east-1",
+    "ecommerce-production-organization": "us-east-1",
 }
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
@@ -114,16 +117,19 @@ def test_default_security_group_is_restricted(synthesized: Synthesized) -> None:
 
 
 def test_backup_stack_selects_the_database_by_arn_without_a_cross_stack_export(synthesized: Synthesized) -> None:
-    (selection,) = synthesized.resources("ecommerce-production-backup", "AWS::Backup::BackupSelection").values()
-    (arn,) = selection["Properties"]["BackupSelection"]["Resources"]
-    assert "db:ecommerce-production" in json.dumps(arn)
+    selections = synthesized.resources("ecommerce-production-backup", "AWS::Backup::BackupSelection").values()
+    assert len(selections) == 2  # the main plan's and the isolated copies' plan's: the same resources
+    for selection in selections:
+        (arn,) = selection["Properties"]["BackupSelection"]["Resources"]
+        assert "db:ecommerce-production" in json.dumps(arn)
     assert "Outputs" not in synthesized.templates["ecommerce-production-data"]
 
 
 def test_dr_vault_lives_in_the_dr_region_with_the_name_the_copies_use(synthesized: Synthesized) -> None:
     (vault,) = synthesized.resources("ecommerce-production-backup-dr", "AWS::Backup::BackupVault").values()
     assert vault["Properties"]["BackupVaultName"] == "ecommerce-backup-production-dr"
-    (plan,) = synthesized.resources("ecommerce-production-backup", "AWS::Backup::BackupPlan").values()
+    plans = synthesized.resources("ecommerce-production-backup", "AWS::Backup::BackupPlan").values()
+    (plan,) = [p for p in plans if p["Properties"]["BackupPlan"]["BackupPlanName"] == "ecommerce-backup-production"]
     copies = json.dumps(plan["Properties"]["BackupPlan"]["BackupPlanRule"])
     assert "us-west-2" in copies and "backup-vault:ecommerce-backup-production-dr" in copies
 

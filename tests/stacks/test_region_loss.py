@@ -217,7 +217,7 @@ def test_the_drill_continues_on_its_own_snapshot_and_instance_events_only(synthe
     rules = {
         logical_id.split("Drill", 1)[1].rstrip("0123456789ABCDEF"): r["Properties"]
         for logical_id, r in synthesized.resources(BASE, "AWS::Events::Rule").items()
-        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.rds"]
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.rds"] and logical_id.startswith("Drill")
     }
     assert set(rules) == {"SnapshotTaken", "InstanceRestored"}
     functions = synthesized.resources(BASE, "AWS::Lambda::Function")
@@ -265,7 +265,11 @@ def test_the_dr_region_backs_up_a_promoted_instance_by_the_failover_tag(synthesi
     plan = _one(synthesized, BASE, "AWS::Backup::BackupPlan")["Properties"]["BackupPlan"]
     assert plan["BackupPlanName"] == "ecommerce-backup-production-failover"
     rules = {r["RuleName"]: r for r in plan["BackupPlanRule"]}
-    primary = _one(synthesized, "ecommerce-production-backup", "AWS::Backup::BackupPlan")["Properties"]["BackupPlan"]
+    (primary,) = [
+        p["Properties"]["BackupPlan"]
+        for p in synthesized.resources("ecommerce-production-backup", "AWS::Backup::BackupPlan").values()
+        if p["Properties"]["BackupPlan"]["BackupPlanName"] == "ecommerce-backup-production"
+    ]
     assert set(rules) == {r["RuleName"] for r in primary["BackupPlanRule"]}  # the same rules as the primary's
     assert all("CopyActions" not in r for r in rules.values())  # nowhere to copy to with the primary gone
     assert any(r.get("EnableContinuousBackup") for r in rules.values())

@@ -113,3 +113,80 @@ def test_each_tamper_alert_names_the_call_the_target_and_who(synthesized: Synthe
         "detail-errorCode": "$.detail.errorCode",
     }
     assert "by <detail-userIdentity-arn>" in transformer["InputTemplate"]
+
+
+SOPS_KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/5ops5ops-12ab-34cd-56ef-1234567890ab"
+
+
+def _with_key_arn(pattern: Any) -> Any:
+    """The pattern with the SOPS key's ARN (a deploy-time reference in the template) as deployed."""
+    if isinstance(pattern, dict):
+        if set(pattern) & {"Ref", "Fn::GetAtt", "Fn::GetStackOutput", "Fn::ImportValue"}:
+            return SOPS_KEY
+        return {k: _with_key_arn(v) for k, v in pattern.items()}
+    if isinstance(pattern, list):
+        return [_with_key_arn(v) for v in pattern]
+    return pattern
+
+
+def _kms_call(call: str, key: str) -> dict[str, Any]:
+    return _call("kms", call, keyId=key, granteePrincipal=ATTACKER)
+
+
+@pytest.mark.parametrize(("stack", "database"), [(PRIMARY, "ecommerce-production"), (DR, "ecommerce-production-dr")])
+def test_database_deletion_backup_replication_stops_and_grants_on_the_sops_key_alert(
+    synthesized: Synthesized, stack: str, database: str
+) -> None:
+    rules = _alert_rules(synthesized, stack)
+    cases = [
+        (_call("rds", "DeleteDBInstance", dBInstanceIdentifier=database), "DatabaseDeletionAttempt"),
+        (_call("rds", "DeleteDBInstance", dBInstanceIdentifier="analytics-scratch"), None),
+        (
+            _call(
+                "rds", "StopDBInstanceAutomatedBackupsReplication", sourceDBInstanceArn=f"arn:aws:rds:::db:{database}"
+            ),
+            "BackupReplicationStopAttempt",
+        ),
+        (_kms_call("CreateGrant", SOPS_KEY), "SopsGrantAttempt"),
+        (_kms_call("CreateGrant", "alias/ecommerce-backup-production-config-sops"), "SopsGrantAttempt"),
+        (_kms_call("CreateGrant", SOPS_KEY.replace("5ops5ops", "0the70the")), None),
+        (_kms_call("Decrypt", SOPS_KEY), None),
+    ]
+    ids = ("DatabaseDeletionAttempt", "BackupReplicationStopAttempt", "SopsGrantAttempt")
+    with moto_aws({PRIMARY: "us-east-1", DR: "us-west-2"}[stack]) as aws:
+        events, sqs = aws.client("events"), aws.client("sqs")
+        queues = {}
+        for rule_id in ids:
+            url = sqs.create_queue(QueueName=f"q-{rule_id}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            events.put_rule(Name=rule_id, EventPattern=json.dumps(_with_key_arn(rules[rule_id]["EventPattern"])))
+            events.put_targets(Rule=rule_id, Targets=[{"Id": "topic", "Arn": arn}])
+            queues[rule_id] = url
+        for event, wanted in cases:
+            events.put_events(
+                Entries=[
+                    {
+                        "Source": event["source"],
+                        "DetailType": event["detail-type"],
+                        "Detail": json.dumps(event["detail"]),
+                    }
+                ]
+            )
+            hit = {rule_id for rule_id, url in queues.items() if drain_events(sqs, url, [])}
+            assert hit == ({wanted} if wanted else set()), (
+                event["detail"]["eventName"],
+                event["detail"]["requestParameters"],
+            )
+
+
+def test_the_backup_account_alerts_on_attempts_against_its_own_vault(synthesized: Synthesized) -> None:
+    rules = _alert_rules(synthesized, "ecommerce-production-backup-account")
+    assert set(rules) == {
+        "KeyDeletionAttempt",
+        "VaultTamperAttempt",
+        "TrailTamperAttempt",
+        "AlertRuleTamperAttempt",
+        "AlertTargetRemovalAttempt",
+    }
+    vaults = rules["VaultTamperAttempt"]["EventPattern"]["detail"]["requestParameters"]["backupVaultName"]
+    assert vaults == ["ecommerce-backup-production-isolated"]
