@@ -34,7 +34,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from backup_constructs.backup.isolation import BackupAccountVault
-from backup_constructs.backup.strategy import BackupStrategy, DisasterRecoveryVault, FailoverBackupPlan
+from backup_constructs.backup.strategy import (
+    BackupStrategy,
+    DisasterRecoveryVault,
+    FailoverBackupPlan,
+    backup_service_role,
+)
 from backup_constructs.config_backup import ConfigBackupNames, ConfigBackupReplica, KubernetesConfigBackup
 from backup_constructs.config_backup.keys import DigestKeyReplica
 from backup_constructs.core.alarms import (
@@ -61,6 +66,7 @@ from backup_constructs.policy.naming import (
     cdk_execution_role_arn,
     config_dead_letter_queue_name,
     heartbeat_function_name,
+    isolated_restore_role_name,
     partition_for,
     rds_instance_arn,
     resource_prefix,
@@ -610,6 +616,13 @@ class BackupAccountStack(Stack):
             policy=policy,
             workload_accounts=[config.account],
             exempt_principal_arns=config.backup_account.break_glass_role_arns,
+        )
+        # Named, so that `backupctl db restore --from-backup-account` passes it to the restore job.
+        self.restore_role = backup_service_role(
+            self,
+            "RestoreRole",
+            role_name=isolated_restore_role_name(policy),
+            description=f"AWS Backup restores the {config.name} isolated copies in the backup account",
         )
         forwarder = f"arn:{self.partition}:iam::{config.account}:role/{alert_forwarder_role_name(policy)}"
         self.alerts = AlertTopic(

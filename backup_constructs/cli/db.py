@@ -22,6 +22,8 @@ from backup_constructs.policy.naming import (
     backup_role_name,
     config_bucket_name,
     config_digest_key_alias,
+    isolated_restore_role_name,
+    partition_for,
     resource_prefix,
 )
 from backup_constructs.policy.rpo import format_minutes
@@ -64,6 +66,16 @@ def add_db_commands(sub: Any) -> None:
     restore.add_argument("--instance-class", help="default: the source's class")
     restore.add_argument("--wait", action="store_true", help="wait until the new instance is available")
     restore.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    isolated = restore.add_argument_group(
+        "from the backup account (run with the backup account's credentials, when this account is lost)"
+    )
+    isolated.add_argument(
+        "--from-backup-account",
+        action="store_true",
+        help="restore the isolated copy in the backup account's vault (--latest: the newest completed copy)",
+    )
+    isolated.add_argument("--db-subnet-group", help="the backup account's DB subnet group for the new instance")
+    isolated.add_argument("--security-group", action="append", help="a security group id (repeatable)")
     restore.set_defaults(handler=_db_restore)
 
     drill = sub.add_parser("drill", help="the DR procedure on demand: assess, restore, verify, report")
@@ -161,6 +173,8 @@ def _run_restore(plan: Any, config: EnvironmentConfig, *, wait: bool, poll_s: fl
 
 def _db_restore(args: argparse.Namespace) -> int:
     config = _environment(args)
+    if args.from_backup_account:
+        return _restore_from_backup_account(args, config)
     mode = "latest" if args.latest else "time" if args.to_time else "recovery_point"
     plan = _restore_plan(args, config, args.target_instance, mode)
     if args.dry_run:
@@ -176,6 +190,112 @@ def _db_restore(args: argparse.Namespace) -> int:
         )
     _print(args, result, lines)
     return EXIT_OK if result.get("withinRto", True) else EXIT_FAILED
+
+
+def _restore_from_backup_account(args: argparse.Namespace, config: EnvironmentConfig) -> int:
+    """Restore an isolated copy inside the backup account (the workload account may be gone or hostile):
+    refused unless the credentials are the backup account's; the copy's source is named by its ARN only,
+    nothing in the workload account is read."""
+    from lambdas.database.operations import (
+        RestoreRefused,
+        RestoreStarted,
+        rds_restore_metadata,
+        valid_instance_identifier,
+        wait_for_restore,
+    )
+
+    policy = config.policy
+    if config.backup_account is None or policy.isolated_vault_name is None:
+        raise RestoreRefused(f"environment {config.name!r} keeps no isolated copy (no backupAccount in cdk.json)")
+    if args.to_time is not None:
+        raise RestoreRefused("an isolated copy is a snapshot, with no point in time: use --latest or --recovery-point")
+    target = args.target_instance.strip().lower()
+    if not valid_instance_identifier(target):
+        raise RestoreRefused(f"--target-instance {args.target_instance!r} is not a valid DB instance identifier")
+    account = config.backup_account.account
+    caller = aws_client("sts", config.region).get_caller_identity()["Account"]
+    if caller != account:
+        raise RestoreRefused(
+            f"these credentials are account {caller}'s; restoring the isolated copy needs the backup "
+            f"account {account}'s (it is the only account that can read {policy.isolated_vault_name})"
+        )
+    backup, rds = aws_client("backup", config.region), aws_client("rds", config.region)
+    point = _isolated_copy(backup, policy.isolated_vault_name, config.database_arn(), args.recovery_point)
+    if rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": [target]}]).get("DBInstances"):
+        raise RestoreRefused(f"DB instance {target!r} already exists in account {account}: choose another name")
+    if not args.db_subnet_group:
+        raise RestoreRefused("restoring in the backup account needs its --db-subnet-group (and --security-group)")
+    metadata = rds_restore_metadata(
+        target,
+        subnet_group=args.db_subnet_group,
+        security_group_ids=tuple(args.security_group or ()),
+        instance_class=args.instance_class,
+        multi_az=policy.database.multi_az,
+        deletion_protection=True,
+        iam_database_authentication=True,
+    )
+    role = f"arn:{partition_for(config.region)}:iam::{account}:role/{isolated_restore_role_name(policy)}"
+    plan = {
+        "from": point["RecoveryPointArn"],
+        "createdAt": str(point["CreationDate"]),
+        "vault": policy.isolated_vault_name,
+        "account": account,
+        "target": target,
+        "role": role,
+        "metadata": metadata,
+    }
+    if args.dry_run:
+        _print(
+            args, {"dryRun": True, "plan": plan}, ["dry run: nothing changed", *(f"{k}: {v}" for k, v in plan.items())]
+        )
+        return EXIT_OK
+    started_at = datetime.now(UTC)
+    job = backup.start_restore_job(
+        RecoveryPointArn=point["RecoveryPointArn"], IamRoleArn=role, Metadata=metadata, ResourceType="RDS"
+    )
+    _progress(f"restore job {job['RestoreJobId']} started: {point['RecoveryPointArn']} into {target} ({account})")
+    result: dict[str, Any] = {"target": target, "restoreJobId": job["RestoreJobId"], "from": point["RecoveryPointArn"]}
+    if args.wait:
+        started = RestoreStarted("recovery_point", config.database_identifier, target, started_at, job["RestoreJobId"])
+        done = wait_for_restore(
+            rds=rds,
+            backup=backup,
+            started=started,
+            progress=_progress,
+            rto_minutes=policy.rto_target_minutes,
+            poll_s=args.poll_seconds,
+        )
+        result |= {
+            "status": done.status,
+            "elapsedMinutes": round(done.elapsed_minutes, 1),
+            "endpoint": done.endpoint_address,
+        }
+    _print(args, result, [f"{k}: {v}" for k, v in result.items()])
+    return EXIT_OK
+
+
+def _isolated_copy(backup: Any, vault: str, source_arn: str, wanted: str | None) -> dict[str, Any]:
+    """The newest COMPLETED copy of ``source_arn`` in ``vault`` (or the ``wanted`` one, checked)."""
+    from lambdas.database.operations import RestoreRefused
+
+    newest: dict[str, Any] | None = None
+    for page in backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
+        BackupVaultName=vault, ByResourceArn=source_arn
+    ):
+        for point in page.get("RecoveryPoints") or []:
+            if wanted is not None and point.get("RecoveryPointArn") == wanted:
+                if point.get("Status") != "COMPLETED":
+                    raise RestoreRefused(f"recovery point {wanted} is {point.get('Status')}, not COMPLETED")
+                return dict(point)
+            if point.get("Status") == "COMPLETED" and (
+                newest is None or point["CreationDate"] > newest["CreationDate"]
+            ):
+                newest = dict(point)
+    if wanted is not None:
+        raise RestoreRefused(f"recovery point {wanted} is not a copy of {source_arn} in {vault}")
+    if newest is None:
+        raise RestoreRefused(f"no completed copy of {source_arn} in {vault}")
+    return newest
 
 
 # The drill ----------------------------------------------------------------------------------------

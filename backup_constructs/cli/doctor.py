@@ -142,6 +142,75 @@ def check_eks_authentication(eks: Any, region: str, cluster: str) -> Check:
     return _guarded(name, region, run)
 
 
+def check_cross_account_backup(backup: Any, region: str) -> Check:
+    """AWS Backup copies into another account only when the organization turned cross-account backup on
+    (in its management account); a member account can read the setting."""
+    name = "cross-account-backup"
+
+    def run() -> Check:
+        settings = backup.describe_global_settings().get("GlobalSettings") or {}
+        if str(settings.get("isCrossAccountBackupEnabled", "false")).lower() == "true":
+            return Check(name, region, "OK", "the organization allows cross-account backup copies")
+        return Check(
+            name,
+            region,
+            "MISSING",
+            "cross-account backup is off: the copies to the backup account fail",
+            "in the organization's management account: aws backup update-global-settings "
+            "--global-settings isCrossAccountBackupEnabled=true",
+        )
+
+    return _guarded(name, region, run)
+
+
+def _shares_with(statement: Mapping[str, Any], account: str) -> bool:
+    if statement.get("Effect") != "Allow":
+        return False
+    principal = statement.get("Principal")
+    principals = principal.get("AWS", []) if isinstance(principal, Mapping) else []
+    principals = [principals] if isinstance(principals, str) else list(principals)
+    actions = statement.get("Action", [])
+    actions = [actions] if isinstance(actions, str) else list(actions)
+    named = any(p in (account, f"arn:aws:iam::{account}:root") or p.endswith(f"::{account}:root") for p in principals)
+    return named and any(a in ("kms:*", "kms:Decrypt") for a in actions)
+
+
+def check_key_shared(rds: Any, kms: Any, region: str, instance: str, backup_account: str) -> Check:
+    """The database's KMS key lets the backup account use it: an RDS snapshot keeps the instance's key,
+    and AWS Backup copies it to another account only then (an AWS managed key cannot be shared)."""
+    name = "key-shared"
+
+    def run() -> Check:
+        described = rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0]
+        key_id = described.get("KmsKeyId")
+        if not key_id:
+            return Check(
+                name, region, "MISSING", f"{instance} is not encrypted with a KMS key", "recreate it encrypted"
+            )
+        metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        if metadata.get("KeyManager") == "AWS":
+            return Check(
+                name,
+                region,
+                "MISSING",
+                f"{instance} uses an AWS managed key, which cannot be shared with account {backup_account}",
+                "restore it onto a customer managed key (the data stack's)",
+            )
+        policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+        statements = policy.get("Statement", [])
+        if any(_shares_with(st, backup_account) for st in statements):
+            return Check(name, region, "OK", f"the key of {instance} is usable by the backup account {backup_account}")
+        return Check(
+            name,
+            region,
+            "MISSING",
+            f"the key of {instance} does not let account {backup_account} decrypt: the isolated copies fail",
+            "deploy the data stack (its key policy names the backup account)",
+        )
+
+    return _guarded(name, region, run)
+
+
 def _logs_management_writes(cloudtrail: Any, trail: Mapping[str, Any]) -> bool:
     selectors = cloudtrail.get_event_selectors(TrailName=trail["TrailARN"])
     for selector in selectors.get("EventSelectors") or []:
@@ -273,6 +342,17 @@ def run_checks(config: EnvironmentConfig, client: ClientFactory, assembly: Path)
     if config.kubernetes:
         checks.append(
             check_eks_authentication(client("eks", config.region), config.region, config.kubernetes.cluster_name)
+        )
+    if config.backup_account is not None:
+        checks.append(check_cross_account_backup(client("backup", config.region), config.region))
+        checks.append(
+            check_key_shared(
+                client("rds", config.region),
+                client("kms", config.region),
+                config.region,
+                config.database_identifier,
+                config.backup_account.account,
+            )
         )
     for region in regions:
         checks.append(check_cloudtrail(lambda r: client("cloudtrail", r), region))

@@ -14,6 +14,7 @@ from backup_constructs.policy.cron import CronSchedule, max_gap_minutes
 from backup_constructs.policy.immutability import immutability
 from backup_constructs.policy.rpo import (
     RpoAssessment,
+    achieved_account_loss_rpo,
     achieved_dr_rpo,
     achieved_rpo,
     config_rpo,
@@ -93,6 +94,9 @@ def strategy_tables(policy: BackupPolicy) -> list[Table]:
         dr = achieved_dr_rpo(policy, resource_type)
         if dr is not None:
             rpo_rows.append(_rpo_row("region loss", dr))
+        isolated = achieved_account_loss_rpo(policy, resource_type)
+        if isolated is not None:
+            rpo_rows.append(_rpo_row("account loss", isolated))
     config_rows = tuple((c.scope, c.change, format_minutes(c.worst_case_minutes), c.how) for c in config_rpo(policy))
     spec = policy.restore_testing
     rto_rows = (
@@ -131,7 +135,7 @@ def strategy_tables(policy: BackupPolicy) -> list[Table]:
         Table(f"Logs, metrics and reports ({env})", ("data", "kept"), retention_rows),
         Table(f"Immutability ({env})", ("what", "how it is locked"), immutability(policy)),
         Table(
-            f"RPO per protected resource type, in-region and after losing the primary region ({env})",
+            f"RPO per protected resource type, in-region, after losing the primary region and the account ({env})",
             ("resource", "scope", "achieved", "target", "verdict", "how"),
             tuple(rpo_rows),
         ),

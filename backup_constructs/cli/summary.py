@@ -8,7 +8,14 @@ from pathlib import Path
 
 from backup_constructs.policy.environments import EnvironmentConfig
 from backup_constructs.policy.immutability import immutability
-from backup_constructs.policy.rpo import achieved_dr_rpo, achieved_rpo, config_rpo, format_minutes, rto_paths
+from backup_constructs.policy.rpo import (
+    achieved_account_loss_rpo,
+    achieved_dr_rpo,
+    achieved_rpo,
+    config_rpo,
+    format_minutes,
+    rto_paths,
+)
 
 
 def assembly_stacks(assembly: Path) -> dict[str, dict[str, object]]:
@@ -64,12 +71,15 @@ def environment_summary(config: EnvironmentConfig, stacks: dict[str, dict[str, o
         f"  kubernetes config: kept {cfg.retention_days} d, on deploy {'yes' if cfg.on_deploy else 'no'}, "
         f"schedule {cfg.schedule}"
     )
-    lines.append("  RPO (worst case vs target), in-region and after losing the primary region:")
+    lines.append("  RPO (worst case vs target), in-region, after losing the primary region and the account:")
     for resource_type in policy.protected_resource_types:
         rows = [("in-region", achieved_rpo(policy, resource_type))]
         dr = achieved_dr_rpo(policy, resource_type)
         if dr is not None:
             rows.append((f"losing {config.region}", dr))
+        isolated = achieved_account_loss_rpo(policy, resource_type)
+        if isolated is not None:
+            rows.append(("losing the account", isolated))
         for scope, a in rows:
             target = format_minutes(a.target_minutes) if a.target_minutes is not None else "none"
             verdict = "meets" if a.meets_target else "MISSES"

@@ -3,7 +3,7 @@ document print (compliance mode said loudly, because it cannot be undone)."""
 
 from __future__ import annotations
 
-from backup_constructs.policy.model import BackupPolicy, VaultLockMode
+from backup_constructs.policy.model import BackupPolicy, IsolatedVaultKind, VaultLockMode
 
 
 def immutability(policy: BackupPolicy) -> tuple[tuple[str, str], ...]:
@@ -35,4 +35,21 @@ def immutability(policy: BackupPolicy) -> tuple[tuple[str, str], ...]:
             "can delete versions early"
         )
     scope = "configuration backups" + (" and their DR replica" if policy.dr_region else "")
-    return ((vaults, vault_text), (scope, config_text))
+    rows = [(vaults, vault_text), (scope, config_text)]
+    spec = policy.account_isolation
+    if spec is not None:
+        if spec.vault_kind is IsolatedVaultKind.LOGICALLY_AIR_GAPPED:
+            lock_text = "a logically air-gapped vault (AWS-owned key, locked in compliance mode from its creation)"
+        else:
+            lock_text = (
+                f"a COMPLIANCE-mode vault lock ({spec.lock_min_retention_days}-{spec.lock_max_retention_days} d, "
+                f"changeable for {spec.changeable_for_days} d after its first deploy, then by NOBODY)"
+            )
+        rows.append(
+            (
+                f"the isolated copy ({policy.isolated_vault_name}, outside this account)",
+                f"a snapshot on {spec.schedule} copied in the region into the backup account's vault, kept "
+                f"{spec.retention_days} d under {lock_text}; this account's admins have no credentials there",
+            )
+        )
+    return tuple(rows)

@@ -37,6 +37,11 @@ def isolated_plan_name(policy: BackupPolicy) -> str:
     return f"{resource_prefix(policy)}-isolated"
 
 
+def isolated_restore_role_name(policy: BackupPolicy) -> str:
+    """The backup account's role AWS Backup restores the isolated copies with."""
+    return f"{resource_prefix(policy)}-isolated-restore"
+
+
 def backup_account_alert_topic_name(policy: BackupPolicy) -> str:
     """The backup account's alert topic (the workload's alert rules may deliver there too)."""
     return f"{resource_prefix(policy)}-backup-account-alerts"

@@ -107,6 +107,23 @@ def achieved_dr_rpo(policy: BackupPolicy, resource_type: ResourceType) -> RpoAss
     return RpoAssessment(resource_type, worst, f"copies in {policy.dr_region} ({_describe(rules)})", target)
 
 
+def achieved_account_loss_rpo(policy: BackupPolicy, resource_type: ResourceType) -> RpoAssessment | None:
+    """Worst-case RPO when the whole account is lost or in hostile hands, from the isolated copy in the
+    backup account: the copy schedule's largest gap plus the rule's completion window (the snapshot and
+    its copy finish within it). Reported, not held to a target: the guide states none for it."""
+    spec = policy.account_isolation
+    if spec is None or policy.isolated_vault_name is None:
+        return None
+    worst = spec.interval_minutes + spec.completion_window_minutes
+    where = "a logically air-gapped vault" if spec.vault_kind.value == "logically-air-gapped" else "the backup account"
+    return RpoAssessment(
+        resource_type,
+        worst,
+        f"daily copy into {policy.isolated_vault_name} in {where} (kept {spec.retention_days} d)",
+        None,
+    )
+
+
 @dataclass(frozen=True)
 class RtoPath:
     """How service comes back for one scope, with the target it is held to (``None``: not held) and
@@ -142,6 +159,16 @@ def rto_paths(policy: BackupPolicy) -> list[RtoPath]:
                 steps,
                 target,
                 "the quarterly DR drill in the DR region (alarmed above the target) and `backupctl dr failover`",
+            )
+        )
+    if policy.account_isolation is not None:
+        paths.append(
+            RtoPath(
+                "account loss",
+                "restore the newest isolated copy in the backup account, with that account's credentials "
+                "(`backupctl db restore --env ENV --from-backup-account`), as a new instance there, then repoint",
+                None,
+                "the restore's own report when it is run (no scheduled test restores in the backup account)",
             )
         )
     return paths

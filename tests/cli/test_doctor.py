@@ -165,15 +165,85 @@ def test_a_check_that_cannot_run_is_unknown_not_ok() -> None:
     assert (found.status, found.detail) == ("UNKNOWN", "could not check (AccessDeniedException)")
 
 
+def global_settings(enabled: str) -> Any:
+    client, stub = stubbed("backup")
+    stub.add_response("describe_global_settings", {"GlobalSettings": {"isCrossAccountBackupEnabled": enabled}}, {})
+    stub.activate()
+    return client
+
+
+@pytest.mark.parametrize(("enabled", "status"), [("true", "OK"), ("false", "MISSING")])
+def test_cross_account_backup_must_be_on_in_the_organization(enabled: str, status: str) -> None:
+    found = doctor.check_cross_account_backup(global_settings(enabled), REGION)
+    assert found.status == status
+    if status == "MISSING":
+        assert "isCrossAccountBackupEnabled=true" in found.fix and "management account" in found.fix
+    client, stub = stubbed("backup")
+    # A member account outside an organization gets an error: the check cannot tell, it does not say OK.
+    stub.add_client_error("describe_global_settings", "InvalidRequestException", http_status_code=400)
+    with stub:
+        assert doctor.check_cross_account_backup(client, REGION).status == "UNKNOWN"
+
+
+BACKUP_ACCOUNT = "222222222222"
+
+
+def database(aws: MotoAws, *, shared: bool) -> None:
+    """The database, encrypted with a customer managed key whose policy does or does not name the
+    backup account (as the data stack's does)."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "Root",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if shared:
+        statements.append(
+            {
+                "Sid": "BackupAccountCopiesSnapshots",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{BACKUP_ACCOUNT}:root"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+            }
+        )
+    key = aws.client("kms").create_key(Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    aws.client("rds").create_db_instance(
+        DBInstanceIdentifier="ecommerce-production",
+        DBInstanceClass="db.m7g.large",
+        Engine="postgres",
+        MasterUsername="admin_user",
+        MasterUserPassword="not-a-real-secret-1",
+        AllocatedStorage=100,
+        StorageEncrypted=True,
+        KmsKeyId=key["KeyMetadata"]["Arn"],
+    )
+
+
+@pytest.mark.parametrize(("shared", "status"), [(True, "OK"), (False, "MISSING")])
+def test_the_database_key_must_be_usable_by_the_backup_account(aws: MotoAws, shared: bool, status: str) -> None:
+    database(aws, shared=shared)
+    found = doctor.check_key_shared(
+        aws.client("rds"), aws.client("kms"), REGION, "ecommerce-production", BACKUP_ACCOUNT
+    )
+    assert found.status == status, found
+    assert BACKUP_ACCOUNT in found.detail
+
+
 # The command ----------------------------------------------------------------------------------------
 
 
-def _wire(monkeypatch: pytest.MonkeyPatch, aws: MotoAws, *, unreserved: int, mode: str) -> None:
+def _wire(monkeypatch: pytest.MonkeyPatch, aws: MotoAws, *, unreserved: int, mode: str, cross: str = "true") -> None:
     def client(service: str, region: str) -> Any:
         if service == "lambda":
             return account_settings(unreserved, region)
         if service == "eks":
             return cluster(mode)
+        if service == "backup":
+            return global_settings(cross)
         return aws.client(service, region)
 
     monkeypatch.setattr(doctor, "aws_client", client)
@@ -182,7 +252,8 @@ def _wire(monkeypatch: pytest.MonkeyPatch, aws: MotoAws, *, unreserved: int, mod
 def test_doctor_reports_every_check_in_both_regions_and_exits_1_when_something_is_missing(
     aws: MotoAws, monkeypatch: pytest.MonkeyPatch, synthesized: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _wire(monkeypatch, aws, unreserved=1000, mode="CONFIG_MAP")
+    _wire(monkeypatch, aws, unreserved=1000, mode="CONFIG_MAP", cross="false")
+    database(aws, shared=False)
     code = main(
         ["doctor", "--env", "production", "--cdk-json", str(ROOT / "cdk.json"), "--assembly", str(synthesized.outdir)]
     )
@@ -192,6 +263,8 @@ def test_doctor_reports_every_check_in_both_regions_and_exits_1_when_something_i
     assert [line.split()[:3] for line in lines] == [
         ["MISSING", REGION, "config-recorder"],
         ["MISSING", REGION, "eks-access-entries"],
+        ["MISSING", REGION, "cross-account-backup"],
+        ["MISSING", REGION, "key-shared"],
         ["MISSING", REGION, "cloudtrail"],
         ["MISSING", REGION, "cdk-bootstrap"],
         ["OK", REGION, "lambda-concurrency"],
@@ -210,6 +283,7 @@ def test_doctor_exits_0_when_every_prerequisite_is_met(
     bootstrap(aws, REGION, 29)
     bootstrap(aws, DR, 29)
     _wire(monkeypatch, aws, unreserved=1000, mode="API_AND_CONFIG_MAP")
+    database(aws, shared=True)
     code = main(
         [
             "doctor",
@@ -223,7 +297,7 @@ def test_doctor_exits_0_when_every_prerequisite_is_met(
         ]
     )
     checks = json.loads(capsys.readouterr().out)
-    assert code == 0 and {c["status"] for c in checks} == {"OK"} and len(checks) == 8
+    assert code == 0 and {c["status"] for c in checks} == {"OK"} and len(checks) == 10
 
 
 def test_reserved_concurrency_is_counted_per_region_from_the_assembly(synthesized: Any) -> None:
