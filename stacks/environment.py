@@ -520,7 +520,8 @@ class DisasterRecoveryStack(ZonesWithoutLookupStack):
         self.drill: DisasterRecoveryDrill | None = None
         if config.policy.restore_testing.drill_schedule:
             assert self.vpc is not None
-            dr_restore = self.config_replica.restore_function if self.config_replica else None
+            # The drill's own restore function: it can write the drill namespace and nothing else.
+            dr_restore = self.config_replica.drill_restore_function if self.config_replica else None
             primary_db = rds_instance_arn(self.partition, config.region, config.account, database_identifier(config))
             self.drill = DisasterRecoveryDrill(
                 self,
@@ -590,6 +591,11 @@ class DisasterRecoveryReplicaStack(ZonesWithoutLookupStack):
                 names.role_arn(self, names.export_role),
                 names.role_arn(self, names.restore_role),
                 *([names.role_arn(self, names.dr_restore_role)] if config.kubernetes.dr_cluster_name else []),
+                *(
+                    [names.role_arn(self, names.drill_restore_role)]
+                    if config.kubernetes.dr_cluster_name and config.kubernetes.drill_namespace
+                    else []
+                ),
                 *config.break_glass_role_arns,
             ]
             self.digest_key = DigestKeyReplica(

@@ -51,6 +51,15 @@ class ConfigBackupNames:
         return config_dr_restore_function_name(self.prefix)
 
     @property
+    def drill_restore_role(self) -> str:
+        """The DR drill's restore role: it may write the drill namespace only."""
+        return f"{self.prefix}-config-restore-drill"
+
+    @property
+    def drill_restore_function(self) -> str:
+        return f"{self.prefix}-config-restore-drill"
+
+    @property
     def export_function(self) -> str:
         return config_export_function_name(self.prefix)
 

@@ -20,7 +20,7 @@ from backup_constructs.core.buckets import (
     deny_tampering,
     protected_bucket,
 )
-from backup_constructs.core.functions import FunctionIds, attach_policy, outside_vpc, project_function
+from backup_constructs.core.functions import FunctionIds, ProjectFunction, attach_policy, outside_vpc, project_function
 from backup_constructs.core.keys import rotating_key
 from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
 from backup_constructs.core.statements import key_use_through, send_dead_letters, write_own_logs
@@ -40,7 +40,8 @@ class ConfigBackupReplica(Construct):
         ``source_cluster_name``'s ``namespaces`` into ``restore_cluster_name`` (the DR cluster),
         verifying digests with the multi-Region digest key's replica here. Default: no DR restore.
     drill_namespace, restart_deployments:
-        The DR restore may also write ``drill_namespace``; what it restarts by default.
+        With ``drill_namespace``, a second, drill-only restore function that may write that namespace
+        and no other (the failover's writes the source namespaces only); what they restart by default.
     """
 
     def __init__(
@@ -73,7 +74,14 @@ class ConfigBackupReplica(Construct):
         self.names = names
         export_arn = names.role_arn(self, names.export_role)
         restore_arn = names.role_arn(self, names.restore_role)
-        dr_restore_arns = [names.role_arn(self, names.dr_restore_role)] if restore_cluster_name else []
+        dr_restore_arns = (
+            [
+                names.role_arn(self, names.dr_restore_role),
+                *([names.role_arn(self, names.drill_restore_role)] if drill_namespace else []),
+            ]
+            if restore_cluster_name
+            else []
+        )
         self.sops_key = sops_key(
             self,
             "SopsKey",
@@ -105,6 +113,7 @@ class ConfigBackupReplica(Construct):
             "This bucket is the cross-region replica of the configuration backups.",
         )
         self.restore_function: lambda_.Function | None = None
+        self.drill_restore_function: lambda_.Function | None = None
         self.dead_letter_queue: sqs.Queue | None = None
         if source_cluster_name is not None and restore_cluster_name is not None:
             self._dr_restore(
@@ -126,9 +135,7 @@ class ConfigBackupReplica(Construct):
         drill_namespace: str | None,
         restart_deployments: Sequence[str],
     ) -> None:
-        stack = Stack.of(self)
         names = self.names
-        allowed = (*namespaces, *([drill_namespace] if drill_namespace else []))
         self.dead_letter_queue = sqs.Queue(
             self,
             "RestoreDeadLetters",
@@ -141,23 +148,81 @@ class ConfigBackupReplica(Construct):
         acknowledge(
             self.dead_letter_queue,
             "AwsSolutions::AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the DR restore function.",
+            "This queue is itself the dead-letter queue of the DR restore functions.",
         )
-        made = project_function(
-            self,
-            FunctionIds("RestoreFunction", role="RestoreRole", log_group="RestoreLogs", policy="RestorePolicy"),
-            policy=policy,
-            handler=FUNCTIONS[CONFIG_RESTORE].handler,
-            description=f"Restores {source_cluster}'s replicated configuration backups into {dr_cluster}",
-            role_description=f"The DR region's restore of {source_cluster}'s configuration into {dr_cluster}",
+        # A failover restores into the source namespaces; the drill has a function of its own that can
+        # write the drill namespace only (in the function and by its EKS access scope), so a drill never
+        # touches what a failover would bring back.
+        made, self.restore_access_entry = self._restore_function(
+            policy,
+            source_cluster,
+            dr_cluster,
+            ids=FunctionIds("RestoreFunction", role="RestoreRole", log_group="RestoreLogs", policy="RestorePolicy"),
             role_name=names.dr_restore_role,
             function_name=names.dr_restore_function,
+            allowed=tuple(namespaces),
+            sources=(),
+            restart_deployments=restart_deployments,
+            purpose=f"Restores {source_cluster}'s replicated configuration backups into {dr_cluster}",
+        )
+        self.restore_function, self.restore_role = made.function, made.role
+        self.drill_access_entry: eks.CfnAccessEntry | None = None
+        if drill_namespace is not None:
+            drill, self.drill_access_entry = self._restore_function(
+                policy,
+                source_cluster,
+                dr_cluster,
+                ids=FunctionIds(
+                    "DrillRestoreFunction",
+                    role="DrillRestoreRole",
+                    log_group="DrillRestoreLogs",
+                    policy="DrillRestorePolicy",
+                ),
+                role_name=names.drill_restore_role,
+                function_name=names.drill_restore_function,
+                allowed=(drill_namespace,),
+                sources=tuple(namespaces),
+                restart_deployments=restart_deployments,
+                purpose=f"Restores {source_cluster}'s replicated configuration into {drill_namespace} of {dr_cluster}",
+            )
+            self.drill_restore_function, self.drill_restore_role = drill.function, drill.role
+
+    def _restore_function(
+        self,
+        policy: BackupPolicy,
+        source_cluster: str,
+        dr_cluster: str,
+        *,
+        ids: FunctionIds,
+        role_name: str,
+        function_name: str,
+        allowed: tuple[str, ...],
+        sources: tuple[str, ...],
+        restart_deployments: Sequence[str],
+        purpose: str,
+    ) -> tuple[ProjectFunction, eks.CfnAccessEntry]:
+        """A restore function of the replicated backups into ``dr_cluster`` that may write the ``allowed``
+        namespaces only: its settings refuse any other target, and its EKS access entry edits no other.
+        ``sources``: whose backups it restores from (default: the allowed namespaces')."""
+        stack = Stack.of(self)
+        names = self.names
+        assert self.dead_letter_queue is not None
+        made = project_function(
+            self,
+            ids,
+            policy=policy,
+            handler=FUNCTIONS[CONFIG_RESTORE].handler,
+            description=purpose,
+            role_description=purpose,
+            role_name=role_name,
+            function_name=function_name,
             environment=RestoreSettings.env(
                 cluster=source_cluster,
                 target_cluster=dr_cluster,
                 bucket=self.bucket.bucket_name,
                 digest_key_arn=names.dr_alias_arn(self, names.region_digest_key_alias),
                 allowed_namespaces=allowed,
+                source_namespaces=sources,
                 restart_deployments=tuple(restart_deployments),
             ),
             timeout=Duration.minutes(10),
@@ -170,8 +235,6 @@ class ConfigBackupReplica(Construct):
             made.function,
             "The DR cluster's API endpoint is public (IAM-authenticated, TLS), like the primary's.",
         )
-        self.restore_function = made.function
-        self.restore_role = made.role
         digest_pattern, digest_condition = names.dr_keys_by_alias(self, names.region_digest_key_alias)
         statements = [
             write_own_logs(made.log_group),
@@ -201,7 +264,7 @@ class ConfigBackupReplica(Construct):
                 conditions=digest_condition,
             ),
         ]
-        policy_doc = attach_policy(self, "RestorePolicy", made, statements)
+        policy_doc = attach_policy(self, ids.policy, made, statements)
         partition = nag_partition(stack)
         acknowledge(
             policy_doc,
@@ -215,9 +278,9 @@ class ConfigBackupReplica(Construct):
             "The digest key's replica is created in a later stack and addressed by alias; the condition "
             "kms:ResourceAliases narrows the key/* pattern to that one alias.",
         )
-        self.restore_access_entry = eks.CfnAccessEntry(
+        access = eks.CfnAccessEntry(
             self,
-            "RestoreAccess",
+            ids.function.replace("Function", "Access"),
             cluster_name=dr_cluster,
             principal_arn=made.role.role_arn,
             type="STANDARD",
@@ -228,3 +291,4 @@ class ConfigBackupReplica(Construct):
                 )
             ],
         )
+        return made, access

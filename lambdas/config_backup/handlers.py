@@ -240,11 +240,16 @@ def restore_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     to_namespace = str(event.get("toNamespace") or "") or None
     if not namespace:
         raise RestoreError("the event needs a 'namespace'")
-    for name in (namespace, to_namespace or namespace):
-        if name not in allowed:
-            raise RestoreError(
-                f"namespace {name!r} is not allowed for restores (allowed: {', '.join(allowed) or 'none'})"
-            )
+    sources = list(settings.source_namespaces) or allowed
+    if namespace not in sources:
+        raise RestoreError(
+            f"namespace {namespace!r} is not allowed as a restore's source (allowed: {', '.join(sources) or 'none'})"
+        )
+    target = to_namespace or namespace
+    if target not in allowed:
+        raise RestoreError(
+            f"namespace {target!r} is not allowed for restores (allowed: {', '.join(allowed) or 'none'})"
+        )
     backup_id = str(event.get("backupId") or "") or None
     report = restore_namespace(
         kube=kube_client(settings.kube_cluster),

@@ -170,12 +170,16 @@ class ExportSettings(Settings):
 
 @dataclass(frozen=True)
 class RestoreSettings(Settings):
-    """The configuration restore: which namespaces it may write, what it restarts by default."""
+    """The configuration restore: which namespaces it may write, whose backups it may restore from, what
+    it restarts by default."""
 
     cluster: str = var("CLUSTER_NAME")
     bucket: str = var("BUCKET")
     digest_key_arn: str = var("DIGEST_KMS_KEY")
     allowed_namespaces: tuple[str, ...] = var("ALLOWED_NAMESPACES", ())
+    # The namespaces whose backups it may restore (into an allowed one); default: the allowed ones. The
+    # drill's restore reads the source namespaces' backups and may write the drill namespace only.
+    source_namespaces: tuple[str, ...] = var("SOURCE_NAMESPACES", ())
     restart_deployments: tuple[str, ...] = var("RESTART_DEPLOYMENTS", ())
     # Restores into another cluster than the one backed up (the DR region's); default: the same.
     target_cluster: str | None = var("TARGET_CLUSTER_NAME", None)
@@ -186,6 +190,7 @@ class RestoreSettings(Settings):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_namespaces", tuple(self.allowed_namespaces))
+        object.__setattr__(self, "source_namespaces", tuple(self.source_namespaces))
         object.__setattr__(self, "restart_deployments", tuple(self.restart_deployments))
         object.__setattr__(self, "previous_digest_key_arns", tuple(self.previous_digest_key_arns))
         _segment("cluster", self.cluster)

@@ -82,6 +82,16 @@ FUNCTIONS: tuple[RuntimeFunction, ...] = (
         applies=lambda settings: bool(settings.get("target_cluster")) or set(settings) == {"cluster_name"},
     ),
     RuntimeFunction(
+        "config-restore (DR drill)",
+        (EntryPoint("config-restore", "lambdas.config_backup.restore", "restore_namespace"), _EKS),
+        _DR,
+        "ConfigReplicaDrillRestoreFunction",
+        _spec(contract.CONFIG_RESTORE),
+        {"cluster_name": "target_cluster"},
+        # The same code as the failover's restore with the drill namespace as its only target.
+        applies=lambda settings: bool(settings.get("target_cluster")) or set(settings) == {"cluster_name"},
+    ),
+    RuntimeFunction(
         "restore-validator (monthly)",
         (_VALIDATE,),
         "ecommerce-production-data",

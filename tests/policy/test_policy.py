@@ -291,7 +291,9 @@ def test_production_is_immutable_in_compliance_mode_and_says_so_loudly() -> None
     assert production.vault_lock.changeable_for_days == 3
     assert production.config_backup.object_lock_mode is VaultLockMode.COMPLIANCE
     assert staging.config_backup.object_lock_mode is VaultLockMode.GOVERNANCE
-    (vaults, vault_text), (config, config_text) = immutability(production)
+    (vaults, vault_text), (config, config_text), (isolated, isolated_text) = immutability(production)
     assert vaults == "the vault and the DR vault" and "COMPLIANCE" in vault_text and "NOBODY" in vault_text
     assert config == "configuration backups and their DR replica" and "COMPLIANCE mode for 90 d" in config_text
-    assert "governance" in immutability(staging)[1][1]
+    assert "ecommerce-backup-production-isolated" in isolated and "outside this account" in isolated
+    assert "kept 35 d under a COMPLIANCE-mode vault lock" in isolated_text
+    assert "governance" in immutability(staging)[1][1] and len(immutability(staging)) == 2

@@ -13,6 +13,7 @@ from backup_constructs.policy import (
     VaultLock,
 )
 from backup_constructs.policy.rpo import (
+    achieved_account_loss_rpo,
     achieved_dr_rpo,
     achieved_rpo,
     check_config_rpo_target,
@@ -104,13 +105,25 @@ def test_an_unnamed_type_is_refused_under_its_default_mechanism() -> None:
 
 
 def test_the_rto_paths_name_the_region_loss_mechanism() -> None:
-    in_region, region_loss = rto_paths(PRODUCTION)
+    in_region, region_loss, account_loss = rto_paths(PRODUCTION)
+    assert (account_loss.scope, account_loss.target_minutes) == ("account loss", None)
+    assert "--from-backup-account" in account_loss.steps
     assert (in_region.scope, in_region.target_minutes) == ("in-region", 60)
     assert (region_loss.scope, region_loss.target_minutes) == ("region loss", 60)
     assert region_loss.steps.startswith("promote the read replica in us-west-2")
     copies = with_mechanism(PRODUCTION, RegionLossMechanism.COPIES, rpo_target=None)
     assert rto_paths(copies)[1].steps.startswith("restore the newest copy in us-west-2")
     assert [p.scope for p in rto_paths(STAGING)] == ["in-region"]
+
+
+def test_losing_the_account_costs_the_isolated_copys_gap_plus_its_window_and_is_not_held_to_a_target() -> None:
+    found = achieved_account_loss_rpo(PRODUCTION, ResourceType.RDS)
+    assert found is not None
+    assert found.worst_case_minutes == 24 * 60 + 240 and found.target_minutes is None and found.meets_target
+    assert "ecommerce-backup-production-isolated" in found.mechanism
+    hourly = BackupPolicy.from_context({"accountIsolation": {"schedule": "cron(0 */6 * * ? *)"}})
+    assert achieved_account_loss_rpo(hourly, ResourceType.RDS).worst_case_minutes == 6 * 60 + 240  # type: ignore[union-attr]
+    assert achieved_account_loss_rpo(STAGING, ResourceType.RDS) is None
 
 
 def test_configuration_rpo_for_both_scopes_and_both_kinds_of_change() -> None:

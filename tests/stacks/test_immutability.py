@@ -53,10 +53,11 @@ def test_nobody_but_the_restore_and_break_glass_roles_can_decrypt_or_grant_on_th
 ) -> None:
     restore = "arn:aws:iam::111111111111:role/ecommerce-backup-production-config-restore"
     dr_restore = "arn:aws:iam::111111111111:role/ecommerce-backup-production-config-restore-dr"
+    drill_restore = "arn:aws:iam::111111111111:role/ecommerce-backup-production-config-restore-drill"
     break_glass = "arn:aws:iam::111111111111:role/backup-break-glass"
     expected = {
         "ecommerce-production-config-backup": [restore, break_glass],
-        "ecommerce-production-backup-dr": [restore, dr_restore, break_glass],
+        "ecommerce-production-backup-dr": [restore, dr_restore, drill_restore, break_glass],
     }
     for stack, exempt in expected.items():
         (deny,) = _sops_denies(synthesized, stack)

@@ -129,12 +129,21 @@ def test_configuration_backups_replicate_with_replication_time_control(synthesiz
 
 def test_the_dr_region_restores_configuration_into_the_dr_cluster(synthesized: Synthesized) -> None:
     functions = synthesized.resources(BASE, "AWS::Lambda::Function")
-    (restore_id,) = [
-        k
+    restores = {
+        f["Properties"]["FunctionName"]: k
         for k, f in functions.items()
         if f["Properties"]["Handler"] == "lambdas.config_backup.handlers.restore_handler"
-    ]
+    }
+    # The failover's restore writes the source namespaces; the drill's writes the drill namespace only.
+    assert set(restores) == {
+        "ecommerce-backup-production-config-restore-dr",
+        "ecommerce-backup-production-config-restore-drill",
+    }
+    restore_id = restores["ecommerce-backup-production-config-restore-dr"]
+    drill_id = restores["ecommerce-backup-production-config-restore-drill"]
     env = functions[restore_id]["Properties"]["Environment"]["Variables"]
+    assert env["ALLOWED_NAMESPACES"] == "production"
+    assert functions[drill_id]["Properties"]["Environment"]["Variables"]["ALLOWED_NAMESPACES"] == "production-drill"
     assert env["CLUSTER_NAME"] == "ecommerce-production"  # whose backups
     assert env["TARGET_CLUSTER_NAME"] == "ecommerce-production-dr"  # where they go
     (bucket_id,) = [
@@ -146,11 +155,18 @@ def test_the_dr_region_restores_configuration_into_the_dr_cluster(synthesized: S
     assert env["DIGEST_KMS_KEY"] == (
         "arn:aws:kms:us-west-2:111111111111:alias/ecommerce-backup-production-config-digest-mr"
     )
-    (entry,) = synthesized.resources(BASE, "AWS::EKS::AccessEntry").values()
-    assert entry["Properties"]["ClusterName"] == "ecommerce-production-dr"
+    entries = synthesized.resources(BASE, "AWS::EKS::AccessEntry")
+    scopes = {
+        entry["Properties"]["PrincipalArn"]["Fn::GetAtt"][0]: entry["Properties"]["AccessPolicies"][0]["AccessScope"]
+        for entry in entries.values()
+    }
+    assert all(e["Properties"]["ClusterName"] == "ecommerce-production-dr" for e in entries.values())
+    roles = {fid: functions[fid]["Properties"]["Role"]["Fn::GetAtt"][0] for fid in (restore_id, drill_id)}
+    assert scopes[roles[restore_id]] == {"Type": "namespace", "Namespaces": ["production"]}
+    assert scopes[roles[drill_id]] == {"Type": "namespace", "Namespaces": ["production-drill"]}
     starter = [f for f in functions.values() if f["Properties"]["Handler"].endswith("drill_start_handler")]
     (drill_env,) = [f["Properties"]["Environment"]["Variables"] for f in starter]
-    assert drill_env["CONFIG_RESTORE_FUNCTION_ARN"] == {"Fn::GetAtt": [restore_id, "Arn"]}
+    assert drill_env["CONFIG_RESTORE_FUNCTION_ARN"] == {"Fn::GetAtt": [drill_id, "Arn"]}
     replica_key = _one(synthesized, REPLICA, "AWS::KMS::ReplicaKey")["Properties"]
     assert replica_key["PrimaryKeyArn"]["Fn::GetStackOutput"]["StackName"] == CONFIG
     (alias,) = synthesized.resources(REPLICA, "AWS::KMS::Alias").values()

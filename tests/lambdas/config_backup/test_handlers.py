@@ -128,6 +128,27 @@ def test_restore_handler(cb_env: CbWorld, cb_seed: Seed) -> None:
     assert report["objects"] == [{"kind": "ConfigMap", "name": "assets", "outcome": "updated", "reason": ""}]
 
 
+def test_a_drill_only_restore_reads_the_source_namespaces_and_writes_the_drill_namespace_only(
+    cb_env: CbWorld, cb_seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    orders, drill = cb_env.ns("orders"), cb_env.ns("orders-copy")
+    cb_seed(orders)
+    cb_env.server.create_namespace(drill)
+    handlers.export_handler({"namespace": orders}, None)
+    # As the DR drill's restore function is deployed: the source's backups in, the drill namespace out.
+    monkeypatch.setenv("ALLOWED_NAMESPACES", drill)
+    monkeypatch.setenv("SOURCE_NAMESPACES", orders)
+    with pytest.raises(RestoreError, match=rf"namespace '{orders}' is not allowed for restores \(allowed: {drill}\)"):
+        handlers.restore_handler({"namespace": orders}, None)  # into the source namespace itself
+    with pytest.raises(RestoreError, match=rf"'{drill}' is not allowed as a restore's source"):
+        handlers.restore_handler({"namespace": drill, "toNamespace": drill}, None)
+    assert cb_env.server.requests_matching("PATCH") == []
+    report = handlers.restore_handler({"namespace": orders, "toNamespace": drill}, None)
+    assert report["ok"] and report["counts"] == {"created": 6}
+    written = {r.path.split("/")[4] for r in cb_env.server.requests_matching("PATCH")}
+    assert written == {drill}
+
+
 def test_missing_configuration_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CLUSTER_NAME", "NAMESPACES", "BUCKET", "SOPS_KMS_KEYS", "DIGEST_KMS_KEY"):
         monkeypatch.delenv(name, raising=False)
