@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +18,20 @@ from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DIGEST_KEY_ENV = "BACKUPCTL_DIGEST_KEY_ID"
+
+
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def namespace_name(value: str) -> str:
+    """A Kubernetes namespace as an argument: a DNS-1123 label, checked before any request (argparse
+    turns the refusal into one line and exit 2)."""
+    if len(value) > 63 or not _NAMESPACE.match(value):
+        raise argparse.ArgumentTypeError(
+            f"got {value!r}; a namespace is a DNS-1123 label: lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters"
+        )
+    return value
 
 
 class UsageError(Exception):
@@ -50,22 +65,24 @@ def add_config_commands(sub: Any) -> None:
                         help="a SOPS recipient key (ARN or alias ARN); repeat for the DR region's key")  # fmt: skip
     export.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV),
                         help=f"the KMS HMAC key for Secret digests (default: ${DIGEST_KEY_ENV})")  # fmt: skip
-    export.add_argument("--namespace", action="append", required=True, dest="namespaces")
+    export.add_argument("--namespace", action="append", required=True, dest="namespaces", type=namespace_name)
     export.add_argument("--force", action="store_true", help="write a backup even when nothing changed")
     export.add_argument("--include-helm-releases", action="store_true")
     export.set_defaults(handler=_export)
 
     listing = commands.add_parser("list", help="complete backups of a namespace, newest first")
     common(listing, connect=True)
-    listing.add_argument("--namespace", required=True)
+    listing.add_argument("--namespace", required=True, type=namespace_name)
     listing.set_defaults(handler=_list)
 
     restore = commands.add_parser("restore", help="verify a backup and apply it back")
     common(restore, connect=True)
     restore.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV),
                          help=f"the KMS HMAC key for Secret digests (default: ${DIGEST_KEY_ENV})")  # fmt: skip
-    restore.add_argument("--namespace", required=True, help="the namespace the backup was taken from")
-    restore.add_argument("--to-namespace", help="restore into this (existing) namespace instead")
+    restore.add_argument(
+        "--namespace", required=True, type=namespace_name, help="the namespace the backup was taken from"
+    )
+    restore.add_argument("--to-namespace", type=namespace_name, help="restore into this (existing) namespace instead")
     which = restore.add_mutually_exclusive_group()
     which.add_argument("--backup-id", help="YYYYMMDDTHHMMSSZ (default: the latest complete backup)")
     which.add_argument("--at", type=parse_time, help="the latest backup at or before this ISO 8601 time")
@@ -75,6 +92,8 @@ def add_config_commands(sub: Any) -> None:
     restore.add_argument("--dry-run", action="store_true", help="server-side dry run: report what would change")
     restore.add_argument("--recreate-immutable", action="store_true",
                          help="recreate immutable objects that differ (else reported failed)")  # fmt: skip
+    restore.add_argument("--allow-unauthenticated", action="store_true",
+                         help="restore a backup whose manifest is not signed (older backups)")  # fmt: skip
     restore.set_defaults(handler=_restore)
 
 
@@ -208,6 +227,7 @@ def _restore(args: argparse.Namespace) -> int:
         kube=kube, s3=boto3.client("s3"), kms=_kms_factory(), settings=settings, namespace=args.namespace,
         to_namespace=args.to_namespace, backup_id=args.backup_id, at=args.at, only=args.only,
         restart=args.restart, dry_run=args.dry_run, recreate_immutable=args.recreate_immutable,
+        allow_unauthenticated=args.allow_unauthenticated,
         now=datetime.now(UTC),
     )  # fmt: skip
     if args.json:

@@ -21,6 +21,7 @@ from lambdas.config_backup.model import (
     ExportResult,
     KmsFactory,
     KubeApi,
+    NamespaceNotFoundError,
     aware_utc,
     check_segment,
     rfc3339,
@@ -50,6 +51,7 @@ from lambdas.kubernetes.objects import (
     objects_fingerprint,
     parse_backup_id,
     should_skip,
+    sign_manifest,
     to_list_yaml,
 )
 
@@ -61,7 +63,7 @@ def _collect(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     if not kube.namespace_exists(namespace):
         # An empty backup would become the "latest" one and hide the last good backup from a restore.
-        raise ConfigBackupError(f"namespace {namespace} does not exist in the cluster; nothing backed up")
+        raise NamespaceNotFoundError(f"namespace {namespace} does not exist in the cluster; nothing backed up")
     kept: dict[str, list[dict[str, Any]]] = {"ConfigMap": [], "Secret": []}
     skipped = 0
     for kind, plural in PLURALS.items():
@@ -118,7 +120,10 @@ def export_namespace(
             skipped=state["skipped"],
             error=message,
         )
-        return _finish(s3, events, settings, result, now, correlation)
+        # No last-run.json for a namespace that does not exist: the name may be a typo, or hostile.
+        return _finish(
+            s3, events, settings, result, now, correlation, write_marker=not isinstance(exc, NamespaceNotFoundError)
+        )
     mirror_error: str | None = None
     if files is not None and after_backup is not None:
         try:
@@ -211,7 +216,8 @@ def _export(
                 continue
             raise
         put_new(s3, settings.bucket, base + SECRETS_FILE, secrets_bytes, "application/yaml")
-        manifest = manifest_bytes(manifest_for(backup_id, hashes))
+        # Signed with the namespace's digest key: a restore trusts nothing of a manifest it cannot verify.
+        manifest = manifest_bytes(sign_manifest(manifest_for(backup_id, hashes), digest_key))
         put_new(s3, settings.bucket, base + MANIFEST_FILE, manifest, "application/json")
         state["latest"] = backup_id
         LOG.info("export %s: created backup %s", prefix, backup_id)
@@ -238,6 +244,8 @@ def _finish(
     result: ExportResult,
     now: datetime,
     correlation: Mapping[str, str] | None,
+    *,
+    write_marker: bool = True,
 ) -> ExportResult:
     prefix = backup_prefix(settings.cluster, result.namespace)
     marker = {
@@ -248,16 +256,19 @@ def _finish(
         "trigger": result.trigger,
     }
     marker_written = False
-    try:
-        s3.put_object(
-            Bucket=settings.bucket,
-            Key=prefix + MARKER_FILE,
-            Body=(json.dumps(marker, sort_keys=True) + "\n").encode("utf-8"),
-            ContentType="application/json",
-        )
-        marker_written = True
-    except Exception as exc:
-        LOG.error("export %s: could not write %s: %s", prefix, MARKER_FILE, safe_message(exc))
+    if not write_marker:
+        LOG.info("export %s: no %s for a namespace that does not exist", prefix, MARKER_FILE)
+    else:
+        try:
+            s3.put_object(
+                Bucket=settings.bucket,
+                Key=prefix + MARKER_FILE,
+                Body=(json.dumps(marker, sort_keys=True) + "\n").encode("utf-8"),
+                ContentType="application/json",
+            )
+            marker_written = True
+        except Exception as exc:
+            LOG.error("export %s: could not write %s: %s", prefix, MARKER_FILE, safe_message(exc))
     detail: dict[str, Any] = {k: str(v) for k, v in (correlation or {}).items()}
     detail.update(
         cluster=result.cluster,

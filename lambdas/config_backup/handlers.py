@@ -265,6 +265,7 @@ def restore_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         restart=_str_list(event.get("restart"), "restart") or list(settings.restart_deployments),
         dry_run=_bool(event.get("dryRun", False)),
         recreate_immutable=_bool(event.get("recreateImmutable", False)),
+        allow_unauthenticated=_bool(event.get("allowUnauthenticated", False)),
         now=datetime.now(UTC),
     )
     result = report.to_dict()

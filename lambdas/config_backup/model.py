@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -239,9 +240,20 @@ class RestoreReport:
 # Helpers of the package ----------------------------------------------------------
 
 
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
 def check_segment(label: str, value: str) -> None:
-    if not value or "/" in value:
+    """A cluster name, or (for ``namespace`` labels) a Kubernetes namespace: a DNS-1123 label (lower-case
+    letters, digits and '-', at most 63 characters), so no value can change an API path or an S3 prefix
+    (``..``, ``.``, ``a/b``, ``''`` and upper case are refused before any request)."""
+    if not isinstance(value, str) or not value or "/" in value or value in (".", ".."):
         raise ConfigBackupError(f"{label} must be non-empty and contain no '/': {value!r}")
+    if "namespace" in label and (len(value) > 63 or not _DNS_LABEL.match(value)):
+        raise ConfigBackupError(
+            f"{label}: got {value!r}; a Kubernetes namespace is a DNS-1123 label: lower-case letters, digits "
+            "and '-', starting and ending with a letter or digit, at most 63 characters"
+        )
 
 
 def rfc3339(dt: datetime) -> str:

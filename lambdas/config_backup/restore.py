@@ -40,6 +40,7 @@ from lambdas.config_backup.sops import (
     decrypt_document,
 )
 from lambdas.config_backup.storage import (
+    backup_ids,
     choose_backup,
     get_bytes,
     list_backups,
@@ -52,6 +53,7 @@ from lambdas.kubernetes.client import DeploymentPausedError, KubeError, KubeNotF
 from lambdas.kubernetes.objects import (
     clean_object,
     from_list_yaml,
+    manifest_is_authentic,
     parse_backup_id,
     verify_objects,
 )
@@ -135,6 +137,7 @@ def restore_namespace(
     restart: Sequence[str] = (),
     dry_run: bool = False,
     recreate_immutable: bool = False,
+    allow_unauthenticated: bool = False,
     now: datetime,
 ) -> RestoreReport:
     """Restore a backup of ``namespace`` (into ``to_namespace``, default the same) with server-side apply.
@@ -142,6 +145,8 @@ def restore_namespace(
     Everything about the backup is checked before the first request to the cluster: file hashes against
     the manifest, the SOPS MAC, every object's digest, the selection. Never deletes anything (an immutable
     object whose content differs is reported failed unless ``recreate_immutable`` asks to delete and recreate it).
+    The manifest's MAC is verified before anything else of it is trusted; a backup written before
+    manifests were signed restores only with ``allow_unauthenticated`` (and a warning).
     """
     check_segment("namespace", namespace)
     target = to_namespace or namespace
@@ -150,7 +155,15 @@ def restore_namespace(
     selection = _parse_selection(only)
     restart_names = _parse_restarts(restart)
 
-    backup = load_verified_backup(s3=s3, kms=kms, settings=settings, namespace=namespace, backup_id=backup_id, at=at)
+    backup = load_verified_backup(
+        s3=s3,
+        kms=kms,
+        settings=settings,
+        namespace=namespace,
+        backup_id=backup_id,
+        at=at,
+        allow_unauthenticated=allow_unauthenticated,
+    )
     objects = _select(backup, selection)
     LOG.info("restore %s into namespace %s (dry run %s)", backup.location, target, dry_run)
     if not kube.namespace_exists(target):  # the first request to the cluster
@@ -194,28 +207,67 @@ def load_verified_backup(
     namespace: str,
     backup_id: str | None = None,
     at: datetime | None = None,
+    allow_unauthenticated: bool = False,
 ) -> VerifiedBackup:
     """Choose a backup of ``namespace`` and check all of it without touching the cluster; raises
-    ``BackupIntegrityError`` on anything that does not match the manifest."""
+    ``BackupIntegrityError`` on anything that does not match the manifest, and first on a manifest whose
+    MAC does not verify (or that has none, unless ``allow_unauthenticated``)."""
     prefix = backup_prefix(settings.cluster, namespace)
     chosen, manifest = _choose_backup(s3, settings, namespace, prefix, backup_id, at)
+    # The manifest names the cluster and namespace it belongs to; the MAC covers both.
+    if (
+        manifest.get("cluster", settings.cluster) != settings.cluster
+        or manifest.get("namespace", namespace) != namespace
+    ):
+        raise BackupIntegrityError(
+            f"backup {chosen}: manifest.json names {manifest.get('cluster')}/{manifest.get('namespace')}, "
+            f"not {settings.cluster}/{namespace} (moved or replayed from elsewhere)"
+        )
+    candidates = _authenticated_keys(kms, settings, manifest, chosen, namespace, allow_unauthenticated)
     contents = _download_checked(s3, settings.bucket, f"{prefix}{chosen}/", chosen, manifest)
     configmaps, secrets = _parse_files(contents, chosen, kms, kms_arn_region(settings.digest_key_arn))
-    cluster = str(manifest.get("cluster") or settings.cluster)
-    source = str(manifest.get("namespace") or namespace)
     problems: list[str] = []
-    # The current key first; a backup taken before a key change verifies with the key of its time.
-    for index, key_arn in enumerate((settings.digest_key_arn, *settings.previous_digest_key_arns)):
-        digest_key = namespace_digest_key(kms, key_arn, cluster=cluster, namespace=source)
+    for digest_key in candidates:
         found = verify_objects(manifest, configmaps, secrets, digest_key)
         if not found:
+            return VerifiedBackup(chosen, f"{prefix}{chosen}", configmaps, secrets)
+        problems = problems or found
+    raise BackupIntegrityError(f"backup {chosen}: objects do not match the manifest: " + "; ".join(problems))
+
+
+def _authenticated_keys(
+    kms: KmsFactory,
+    settings: RestoreSettings,
+    manifest: Mapping[str, Any],
+    chosen: str,
+    namespace: str,
+    allow_unauthenticated: bool,
+) -> list[bytes]:
+    """The digest key the manifest's MAC verifies under (the current key first, then the keys of earlier
+    times); refuses a manifest that verifies under none, or that is not signed at all unless allowed (then
+    every key is a candidate for the objects' digests)."""
+    keys = (settings.digest_key_arn, *settings.previous_digest_key_arns)
+    derived = [namespace_digest_key(kms, arn, cluster=settings.cluster, namespace=namespace) for arn in keys]
+    verdicts = [manifest_is_authentic(manifest, key) for key in derived]
+    if None in verdicts:
+        if not allow_unauthenticated:
+            raise BackupIntegrityError(
+                f"backup {chosen}: manifest.json is not authenticated (written before manifests were signed, or "
+                "its signature was removed); restore it only on purpose: --allow-unauthenticated "
+                '(event: "allowUnauthenticated": true)'
+            )
+        LOG.warning("backup %s: restoring an UNAUTHENTICATED manifest on request; its digests are taken as is", chosen)
+        # Its per-object digests still bind the Secrets to a digest key: any of the keys may match.
+        return derived
+    for index, verdict in enumerate(verdicts):
+        if verdict:
             if index:
                 LOG.info("backup %s verified with a previous digest key", chosen)
-            break
-        problems = problems or found
-    else:
-        raise BackupIntegrityError(f"backup {chosen}: objects do not match the manifest: " + "; ".join(problems))
-    return VerifiedBackup(chosen, f"{prefix}{chosen}", configmaps, secrets)
+            return [derived[index]]
+    raise BackupIntegrityError(
+        f"backup {chosen}: manifest.json is not authentic: its MAC does not verify with the digest key "
+        f"{settings.digest_key_arn} (edited, forged without the key, or signed with another key)"
+    )
 
 
 def _choose_backup(
@@ -231,6 +283,17 @@ def _choose_backup(
         if manifest is not None:
             return backup_id, manifest
     where = f"s3://{settings.bucket}/{prefix}"
+    if backup_id is None and at is None:
+        # Never a silent rollback: when the newest backup folder is incomplete (its manifest missing -
+        # in a versioned bucket perhaps only a delete marker - or unreadable), a default restore stops.
+        folders = backup_ids(s3, settings.bucket, settings.cluster, namespace)
+        if folders and load_manifest(s3, settings.bucket, prefix, folders[0]) is None:
+            older = [f for f in folders[1:] if load_manifest(s3, settings.bucket, prefix, f) is not None][:3]
+            raise RestoreError(
+                f"the newest backup {folders[0]} in {where} is incomplete (its manifest.json is missing or "
+                "unreadable): a default restore does not fall back to an older backup; choose one explicitly "
+                "with --backup-id (event: backupId)" + (f", e.g. {', '.join(older)}" if older else "")
+            )
     listing = list_backups(s3, settings.bucket, settings.cluster, namespace)
     chosen = choose_backup(listing, backup_id=backup_id, at=at, where=where).backup_id
     manifest = load_manifest(s3, settings.bucket, prefix, chosen)

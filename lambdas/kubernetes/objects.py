@@ -257,6 +257,47 @@ def build_manifest(
     }
 
 
+# The manifest's MAC: HMAC-SHA256 under a sub-key of the namespace's digest key (derived from the KMS
+# multi-Region HMAC key, so it verifies in the DR region too), over the manifest's canonical JSON
+# without the ``authentication`` member. It covers the cluster, namespace, backup id, creation time,
+# every object's digest (and so their number) and every file's sha256: a file or digest replayed from
+# another backup, an edited manifest or one written without the key does not verify.
+AUTHENTICATION = "authentication"
+MANIFEST_MAC_ALGORITHM = "HMAC-SHA256"
+_MANIFEST_KEY_LABEL = b"config-backup-manifest-mac/v1"
+
+
+def _canonical_manifest(manifest: Mapping[str, Any]) -> bytes:
+    body = {k: v for k, v in manifest.items() if k != AUTHENTICATION}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def manifest_mac(manifest: Mapping[str, Any], digest_key: bytes) -> str:
+    """The manifest's MAC (hex) under ``digest_key``'s manifest sub-key."""
+    key = hmac.new(digest_key, _MANIFEST_KEY_LABEL, hashlib.sha256).digest()
+    return hmac.new(key, _canonical_manifest(manifest), hashlib.sha256).hexdigest()
+
+
+def sign_manifest(manifest: Mapping[str, Any], digest_key: bytes) -> dict[str, Any]:
+    """``manifest`` with its ``authentication`` member (algorithm and MAC)."""
+    return {
+        **manifest,
+        AUTHENTICATION: {"algorithm": MANIFEST_MAC_ALGORITHM, "mac": manifest_mac(manifest, digest_key)},
+    }
+
+
+def manifest_is_authentic(manifest: Mapping[str, Any], digest_key: bytes) -> bool | None:
+    """True when the manifest's MAC verifies under ``digest_key``, False when it does not (or is malformed),
+    None when the manifest carries no authentication at all (written before manifests were signed)."""
+    auth = manifest.get(AUTHENTICATION)
+    if auth is None:
+        return None
+    if not isinstance(auth, Mapping) or auth.get("algorithm") != MANIFEST_MAC_ALGORITHM:
+        return False
+    mac = auth.get("mac")
+    return isinstance(mac, str) and hmac.compare_digest(mac, manifest_mac(manifest, digest_key))
+
+
 def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
     """Deterministic JSON of the manifest (sorted keys, indented, UTF-8) with a trailing newline."""
     return (json.dumps(manifest, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

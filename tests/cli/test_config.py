@@ -141,3 +141,29 @@ def test_a_failed_export_exits_1(cli: Any, cb_world: CbWorld, cb_seed: Any, caps
     cb_world.server.faults.add(method="GET", path_prefix=f"/api/v1/namespaces/{source}/secrets", status=403, times=None)
     code, out, _ = cli(*_export(cb_world, source), capsys=capsys)
     assert code == 1 and "failed" in out and "secrets" in out
+
+
+BAD_NAMESPACES = ["..", ".", "a/b", "", "Production", "trailing-", "x" * 64, "prod ", "tab\tname"]
+
+
+@pytest.mark.parametrize("bad", BAD_NAMESPACES, ids=repr)
+@pytest.mark.parametrize("command", ["export", "list", "restore", "restore --to-namespace"])
+def test_a_namespace_that_is_not_a_dns_label_is_refused_with_exit_2_before_any_request(
+    cli: Any, cb_world: CbWorld, capsys: pytest.CaptureFixture[str], command: str, bad: str
+) -> None:
+    cb_world.server.clear_requests()
+    before = set(cb_world.stored_keys())
+    if command == "export":
+        argv = _export(cb_world, bad)
+    elif command == "list":
+        argv = ["config", "list", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster, "--namespace", bad]
+    else:
+        namespace, target = ("orders", bad) if "--to-namespace" in command else (bad, "orders")
+        argv = ["config", "restore", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster,
+                "--namespace", namespace, "--to-namespace", target]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert repr(bad) in err and "DNS-1123 label" in err
+    assert cb_world.server.requests == [] and set(cb_world.stored_keys()) == before

@@ -39,8 +39,9 @@ from lambdas.config_backup import (
     restore_namespace,
 )
 from lambdas.config_backup.sops import decrypt_document
+from lambdas.config_backup.storage import namespace_digest_key
 from lambdas.kubernetes.client import RESTARTED_AT
-from lambdas.kubernetes.objects import clean_object
+from lambdas.kubernetes.objects import clean_object, sign_manifest
 from tests.fixtures.config_world import (
     CB_DR_REGION,
     CB_PRIMARY_REGION,
@@ -324,7 +325,8 @@ def test_s3_failure_mid_backup_leaves_no_manifest(cb_world: CbWorld, cb_seed: Se
     assert event["source"] == "ecommerce.config-backup"
     assert event["detail"]["result"] == "failed" and "InternalError" in event["detail"]["error"]
     assert event["detail"]["objects"] == {"configmaps": 3, "secrets": 3}
-    with pytest.raises(BackupNotFoundError, match="no complete backup"):
+    # The newest folder is the half-written one: a default restore says so (there is nothing older here).
+    with pytest.raises(RestoreError, match=r"the newest backup 20260301T120000Z in .* is incomplete"):
         restore(cb_world, source)
 
     # The next run at the same second cannot reuse the half-written id: it takes the next one.
@@ -343,6 +345,7 @@ def test_missing_namespace_fails_instead_of_an_empty_backup(cb_world: CbWorld) -
         and result.error == f"namespace {missing} does not exist in the cluster; nothing backed up"
     )
     assert prefixes(cb_world, missing) == []
+    assert not [k for k in cb_world.stored_keys() if f"/{missing}/" in k]  # no last-run.json under that name
     [event] = cb_world.events()
     assert event["detail-type"] == "Config Backup Failed"
     assert event["detail"]["deployId"] == "d-42" and event["detail"]["error"] == result.error
@@ -397,9 +400,11 @@ def test_tampered_backups_are_refused_before_any_cluster_request(cb_world: CbWor
     def put(name: str, data: bytes) -> None:
         cb_world.s3.put_object(Bucket=cb_world.bucket, Key=base + name, Body=data)
 
-    def with_file_hash(manifest: dict[str, Any], name: str, data: bytes) -> bytes:
+    def with_file_hash(manifest: dict[str, Any], name: str, data: bytes, *, key: bytes | None = None) -> bytes:
+        """The manifest with a file's sha256 recomputed, as an attacker with S3 write access writes it; with
+        ``key`` re-signed too, as only someone able to use the digest key could (the deeper checks)."""
         manifest["files"][name] = "sha256:" + hashlib.sha256(data).hexdigest()
-        return json.dumps(manifest).encode()
+        return json.dumps(sign_manifest(manifest, key) if key else manifest).encode()
 
     def refused(match: str) -> None:
         cb_world.server.clear_requests()
@@ -409,33 +414,106 @@ def test_tampered_backups_are_refused_before_any_cluster_request(cb_world: CbWor
         for name, data in pristine.items():
             put(name, data)
 
+    key = namespace_digest_key(
+        cb_world.aws.kms, cb_world.aws.digest_key_arn, cluster=cb_world.cluster, namespace=source
+    )
+    not_authentic = "manifest.json is not authentic: its MAC does not verify"
+
     # one byte of configmaps.yaml
     changed = pristine[CONFIGMAPS_FILE].replace(b"production", b"productioN", 1)
     assert changed != pristine[CONFIGMAPS_FILE]
     put(CONFIGMAPS_FILE, changed)
     refused("configmaps.yaml does not match the sha256")
 
+    # S3 write access only: a file edited and its sha256 recomputed in the manifest
+    put(CONFIGMAPS_FILE, changed)
+    put(MANIFEST_FILE, with_file_hash(json.loads(pristine[MANIFEST_FILE]), CONFIGMAPS_FILE, changed))
+    refused(not_authentic)
+
+    # an object dropped from both the file and the manifest
+    manifest = json.loads(pristine[MANIFEST_FILE])
+    manifest["objects"] = [o for o in manifest["objects"] if o["name"] != "app-config"]
+    put(MANIFEST_FILE, json.dumps(manifest).encode())
+    refused(not_authentic)
+
+    # a manifest forged without the key: its authentication removed
+    manifest = json.loads(pristine[MANIFEST_FILE])
+    del manifest["authentication"]
+    put(MANIFEST_FILE, json.dumps(manifest).encode())
+    refused("manifest.json is not authenticated")
+
+    # With the digest key (an insider), the deeper checks still hold:
     # a label in secrets.sops.yaml, with the manifest's file hash updated: the SOPS MAC catches it
     tampered = pristine[SECRETS_FILE].replace(b"tier: gold", b"tier: platinum", 1)
     assert tampered != pristine[SECRETS_FILE]
     put(SECRETS_FILE, tampered)
-    put(MANIFEST_FILE, with_file_hash(json.loads(pristine[MANIFEST_FILE]), SECRETS_FILE, tampered))
+    put(MANIFEST_FILE, with_file_hash(json.loads(pristine[MANIFEST_FILE]), SECRETS_FILE, tampered, key=key))
     refused("secrets.sops.yaml failed its SOPS integrity check")
 
     # swapped object digests in the manifest
     manifest = json.loads(pristine[MANIFEST_FILE])
     objects = manifest["objects"]
     objects[0]["digest"], objects[1]["digest"] = objects[1]["digest"], objects[0]["digest"]
-    put(MANIFEST_FILE, json.dumps(manifest).encode())
+    put(MANIFEST_FILE, json.dumps(sign_manifest(manifest, key)).encode())
     refused("digest does not match the manifest")
 
     # consistent file hashes, but a configmap value changed: the object digest catches it
     manifest = json.loads(pristine[MANIFEST_FILE])
     put(CONFIGMAPS_FILE, changed)
-    put(MANIFEST_FILE, with_file_hash(manifest, CONFIGMAPS_FILE, changed))
+    put(MANIFEST_FILE, with_file_hash(manifest, CONFIGMAPS_FILE, changed, key=key))
     refused("ConfigMap/app-config: digest does not match")
 
     assert restore(cb_world, source, to_namespace=target).ok  # restored pristine files are fine
+
+
+def test_replayed_files_and_a_missing_or_truncated_newest_manifest_restore_nothing(
+    cb_world: CbWorld, cb_seed: Seed
+) -> None:
+    source, target = cb_world.ns("replay"), cb_world.ns("replay-copy")
+    cb_seed(source)
+    cb_world.server.create_namespace(target)
+    old = export(cb_world, source)
+    cb_world.server.put_object(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "rotated", "namespace": source}, "data": {}}
+    )
+    new = export(cb_world, source, now=NOW + timedelta(hours=2))
+    assert new.result == "created" and new.backup_id != old.backup_id
+    old_base, new_base = (f"{cb_world.cluster}/{source}/{b.backup_id}/" for b in (old, new))
+    pristine = {name: cb_world.read(new_base + name) for name in (SECRETS_FILE, MANIFEST_FILE)}
+
+    def put(key: str, data: bytes) -> None:
+        cb_world.s3.put_object(Bucket=cb_world.bucket, Key=key, Body=data)
+
+    def refused(error: type[Exception], match: str, **kwargs: Any) -> None:
+        cb_world.server.clear_requests()
+        with pytest.raises(error, match=match):
+            restore(cb_world, source, to_namespace=target, **kwargs)
+        assert cb_world.server.requests_matching("PATCH") == [] and cb_world.server.requests_matching("POST") == []
+
+    # An older secrets.sops.yaml replayed with its sha256 and its Secrets' digests: not this backup's.
+    old_manifest = json.loads(cb_world.read(old_base + MANIFEST_FILE))
+    manifest = json.loads(pristine[MANIFEST_FILE])
+    manifest["files"][SECRETS_FILE] = old_manifest["files"][SECRETS_FILE]
+    manifest["objects"] = [o for o in manifest["objects"] if o["kind"] != "Secret"] + [
+        o for o in old_manifest["objects"] if o["kind"] == "Secret"
+    ]
+    put(new_base + SECRETS_FILE, cb_world.read(old_base + SECRETS_FILE))
+    put(new_base + MANIFEST_FILE, json.dumps(manifest).encode())
+    refused(BackupIntegrityError, "manifest.json is not authentic")
+    # The older backup's whole (authentic) manifest replayed into the newer folder: not this folder's.
+    put(new_base + MANIFEST_FILE, cb_world.read(old_base + MANIFEST_FILE))
+    refused(RestoreError, f"the newest backup {new.backup_id} in .* is incomplete")
+    put(new_base + SECRETS_FILE, pristine[SECRETS_FILE])
+
+    # The newest manifest truncated, then deleted (in a versioned bucket: a delete marker): no rollback.
+    put(new_base + MANIFEST_FILE, pristine[MANIFEST_FILE][:40])
+    refused(
+        RestoreError, rf"the newest backup {new.backup_id} .* choose one explicitly with --backup-id .*{old.backup_id}"
+    )
+    cb_world.s3.delete_object(Bucket=cb_world.bucket, Key=new_base + MANIFEST_FILE)
+    refused(RestoreError, f"the newest backup {new.backup_id} .* is incomplete")
+    # Asked for explicitly, the older backup restores.
+    assert restore(cb_world, source, to_namespace=target, backup_id=old.backup_id).ok
 
 
 # --------------------------------------------------------------------------
