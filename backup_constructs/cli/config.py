@@ -73,6 +73,8 @@ def add_config_commands(sub: Any) -> None:
     listing = commands.add_parser("list", help="complete backups of a namespace, newest first")
     common(listing, connect=True)
     listing.add_argument("--namespace", required=True, type=namespace_name)
+    listing.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV),
+                         help=f"verify each manifest with this KMS HMAC key (default: ${DIGEST_KEY_ENV})")  # fmt: skip
     listing.set_defaults(handler=_list)
 
     restore = commands.add_parser("restore", help="verify a backup and apply it back")
@@ -198,19 +200,32 @@ def _export(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import boto3
 
-    from lambdas.config_backup import list_backups
+    from lambdas.config_backup.storage import backup_folders, namespace_digest_key
 
     cluster = _cluster_for_listing(args)
-    backups = list_backups(boto3.client("s3"), args.bucket, cluster, args.namespace)
+    key = (
+        namespace_digest_key(_kms_factory(), _digest_key(args), cluster=cluster, namespace=args.namespace)
+        if args.digest_key_id
+        else None
+    )
+    folders = backup_folders(boto3.client("s3"), args.bucket, cluster, args.namespace, key)
     if args.json:
-        print(json.dumps([b.to_dict() for b in backups], indent=2))
-    elif not backups:
-        print(f"no complete backups of {cluster}/{args.namespace} in s3://{args.bucket}")
+        print(json.dumps(folders, indent=2))
+    elif not folders:
+        print(f"no backups of {cluster}/{args.namespace} in s3://{args.bucket}")
     else:
-        print(f"{'BACKUP ID':<18} {'CREATED (UTC)':<21} {'TRIGGER':<9} {'CONFIGMAPS':>10} {'SECRETS':>8}")
-        for b in backups:
-            created = b.created_at.strftime("%Y-%m-%d %H:%M:%S")
-            print(f"{b.backup_id:<18} {created:<21} {b.trigger:<9} {b.configmaps:>10} {b.secrets:>8}")
+        print(f"{'BACKUP ID':<18} {'STATUS':<11} {'MANIFEST':<14} {'CREATED (UTC)':<21} {'TRIGGER':<9} "
+              f"{'CONFIGMAPS':>10} {'SECRETS':>8}")  # fmt: skip
+        for f in folders:
+            if f["status"] != "complete":
+                print(f"{f['backupId']:<18} {'INCOMPLETE':<11} {'-':<14} (no readable manifest.json)")
+                continue
+            created = f["createdAt"].replace("T", " ").rstrip("Z")
+            print(f"{f['backupId']:<18} {'complete':<11} {f['authentication']:<14} {created:<21} {f['trigger']:<9} "
+                  f"{f['configmaps']:>10} {f['secrets']:>8}")  # fmt: skip
+        if folders[0]["status"] != "complete":
+            print(f"the newest backup {folders[0]['backupId']} is incomplete: a default restore refuses; "
+                  "pick one with --backup-id")  # fmt: skip
     return EXIT_OK
 
 

@@ -25,6 +25,7 @@ from lambdas.contract.layout import MANIFEST_FILE, backup_prefix, is_backup_id
 from lambdas.contract.settings import kms_arn_region
 from lambdas.kubernetes.objects import (
     derive_digest_key,
+    manifest_is_authentic,
     parse_backup_id,
 )
 
@@ -157,6 +158,31 @@ def list_backups(s3: Any, bucket: str, cluster: str, namespace: str) -> list[Bac
         if manifest is not None:
             refs.append(backup_ref(prefix, backup_id, manifest))
     return refs
+
+
+def backup_folders(
+    s3: Any, bucket: str, cluster: str, namespace: str, digest_key: bytes | None = None
+) -> list[dict[str, Any]]:
+    """Every backup folder of a namespace, newest first, complete or not: ``status`` is ``complete`` or
+    ``incomplete`` (no readable manifest: a default restore refuses while it is the newest), and
+    ``authentication`` is ``authentic`` / ``NOT AUTHENTIC`` / ``unsigned`` with ``digest_key`` (the
+    namespace's), ``not verified`` without it."""
+    check_segment("cluster", cluster)
+    check_segment("namespace", namespace)
+    prefix = backup_prefix(cluster, namespace)
+    folders: list[dict[str, Any]] = []
+    for backup_id in backup_ids(s3, bucket, cluster, namespace):
+        manifest = load_manifest(s3, bucket, prefix, backup_id)
+        entry: dict[str, Any] = {"backupId": backup_id, "status": "complete" if manifest else "incomplete"}
+        if manifest is not None:
+            entry |= backup_ref(prefix, backup_id, manifest).to_dict()
+            if digest_key is None:
+                entry["authentication"] = "not verified"
+            else:
+                verdict = manifest_is_authentic(manifest, digest_key)
+                entry["authentication"] = {True: "authentic", False: "NOT AUTHENTIC", None: "unsigned"}[verdict]
+        folders.append(entry)
+    return folders
 
 
 def describe_backups(backups: Sequence[BackupRef], limit: int = 10) -> str:

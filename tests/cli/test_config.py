@@ -167,3 +167,44 @@ def test_a_namespace_that_is_not_a_dns_label_is_refused_with_exit_2_before_any_r
     err = capsys.readouterr().err
     assert repr(bad) in err and "DNS-1123 label" in err
     assert cb_world.server.requests == [] and set(cb_world.stored_keys()) == before
+
+
+def test_list_verifies_every_manifest_and_marks_incomplete_unsigned_and_forged_folders(
+    cli: Any, cb_world: CbWorld, cb_seed: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = cb_world.ns("listed")
+    cb_seed(source)
+    ids = []
+    for extra in ("a", "b", "c"):
+        cb_world.server.put_object(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": extra, "namespace": source}, "data": {}}
+        )
+        code, out, _ = cli(*_export(cb_world, source, "--json", "--force"), capsys=capsys)
+        ids.append(json.loads(out)[0]["backupId"])
+        cb_world.server.clear_requests()
+    assert code == 0 and len(set(ids)) == 3
+    unsigned_id, forged_id, newest_id = ids
+    base = f"{cb_world.cluster}/{source}/"
+
+    def rewrite(backup_id: str, change: Callable[[dict[str, Any]], None]) -> None:
+        manifest = json.loads(cb_world.read(f"{base}{backup_id}/manifest.json"))
+        change(manifest)
+        cb_world.s3.put_object(
+            Bucket=cb_world.bucket, Key=f"{base}{backup_id}/manifest.json", Body=json.dumps(manifest)
+        )
+
+    rewrite(unsigned_id, lambda m: m.pop("authentication"))
+    rewrite(forged_id, lambda m: m.update(trigger="schedule"))
+    cb_world.s3.put_object(Bucket=cb_world.bucket, Key=f"{base}{newest_id}/manifest.json", Body=b'{"backupId": ')
+    argv = ["config", "list", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster, "--namespace", source]
+    code, out, _ = cli(*argv, "--json", capsys=capsys)
+    folders = {f["backupId"]: f for f in json.loads(out)}
+    assert code == 0
+    assert folders[newest_id]["status"] == "incomplete"
+    assert folders[forged_id]["authentication"] == "NOT AUTHENTIC"
+    assert folders[unsigned_id]["authentication"] == "unsigned"
+    code, out, _ = cli(*argv, capsys=capsys)
+    assert f"the newest backup {newest_id} is incomplete: a default restore refuses" in out
+    # Without the digest key nothing is claimed about authenticity.
+    code, out, _ = cli(*argv, "--digest-key-id", "", "--json", capsys=capsys)
+    assert {f.get("authentication") for f in json.loads(out) if f["status"] == "complete"} == {"not verified"}
