@@ -27,15 +27,19 @@ def assembly_stacks(assembly: Path) -> dict[str, dict[str, object]]:
             continue
         template = json.loads((assembly / artifact["properties"]["templateFile"]).read_text(encoding="utf-8"))
         resources = template.get("Resources", {})
+        account, region = artifact["environment"].removeprefix("aws://").split("/", 1)
         out[name] = {
-            "region": artifact["environment"].rsplit("/", 1)[-1],
+            "account": account,
+            "region": region,
             "resources": len(resources),
             "types": sorted({r["Type"] for r in resources.values()}),
         }
     return out
 
 
-def environment_summary(config: EnvironmentConfig, stacks: dict[str, dict[str, object]]) -> list[str]:
+def environment_summary(
+    config: EnvironmentConfig, stacks: dict[str, dict[str, object]], assembly: Path | None = None
+) -> list[str]:
     policy = config.policy
     db = policy.database
     lines = [
@@ -44,7 +48,17 @@ def environment_summary(config: EnvironmentConfig, stacks: dict[str, dict[str, o
     ]
     mine = {n: s for n, s in stacks.items() if n.startswith(config.stack_name(""))}
     lines.append("  stacks:")
-    lines += [f"    {name:<40} {info['region']:<12} {info['resources']:>3} resources" for name, info in mine.items()]
+    for name, info in mine.items():
+        # The backup account's and the management account's stacks are deployed with their own credentials.
+        other = (
+            f"  (account {info['account']}, deployed with its credentials)" if info["account"] != config.account else ""
+        )
+        lines.append(f"    {name:<40} {info['region']:<12} {info['resources']:>3} resources{other}")
+    scp = assembly / f"{config.name}-backup-protection-scp.json" if assembly is not None else None
+    if scp is not None and scp.is_file():
+        lines.append(
+            f"  service control policy: {scp} ({len(scp.read_text(encoding='utf-8').strip())} of 5120 characters)"
+        )
     lines.append("  backup rules (AWS Backup):")
     for rule in policy.rules:
         kind = "continuous (PITR)" if rule.continuous else "snapshot"
@@ -103,6 +117,6 @@ def render_summary(configs: list[EnvironmentConfig], assembly: Path) -> str:
     stacks = assembly_stacks(assembly)
     out: list[str] = []
     for config in configs:
-        out += environment_summary(config, stacks)
+        out += environment_summary(config, stacks, assembly)
         out.append("")
     return "\n".join(out)

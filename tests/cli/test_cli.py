@@ -23,6 +23,12 @@ def test_summary_reports_each_environment_what_was_built_and_the_achieved_rpo(
         assert stack in out
     assert "daily-full           snapshot           every 1 d   kept 30 d, copy to us-west-2 kept 30 d" in out
     assert "transaction-log      continuous (PITR)" in out
+    # The other accounts' stacks say whose they are; the SCP artifact and the account-loss RPO are shown.
+    assert (
+        "ecommerce-production-backup-account" in out and "(account 222222222222, deployed with its credentials)" in out
+    )
+    assert "service control policy: " in out and "production-backup-protection-scp.json" in out
+    assert "RDS      losing the account      28 h (target none) reported, not held" in out
     assert "RDS      in-region              5 min (target 15 min) meets  via AWS Backup continuous backup" in out
     assert (
         "RDS      losing us-east-1       1 min (target 15 min) meets  via cross-Region read replica in us-west-2" in out
