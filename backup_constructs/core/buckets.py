@@ -13,6 +13,7 @@ from constructs import Construct
 
 from backup_constructs.core.keys import deployment_role_arn
 from backup_constructs.core.nag import acknowledge
+from backup_constructs.policy.scp import BUCKET_ACTIONS, OBJECT_ACTIONS
 
 ACCESS_LOG_RETENTION_DAYS = 365
 # Log delivery by bucket policy rather than ACLs, so log buckets can enforce bucket ownership.
@@ -104,16 +105,9 @@ def protected_bucket(
 
 
 # Bucket configuration an attacker would change before destroying the data: denied to all but the
-# exempt principals (break-glass, the exact deploy role, which updates them on deploy).
-TAMPER_ACTIONS = (
-    "s3:BypassGovernanceRetention",
-    "s3:PutBucketObjectLockConfiguration",
-    "s3:PutBucketPolicy",
-    "s3:DeleteBucketPolicy",
-    "s3:PutBucketVersioning",
-    "s3:PutReplicationConfiguration",
-    "s3:PutLifecycleConfiguration",
-)
+# exempt principals (break-glass, the exact deploy role, which updates them on deploy) - the same
+# actions the organization's service control policy denies on these buckets.
+TAMPER_ACTIONS = (*OBJECT_ACTIONS, *BUCKET_ACTIONS)
 
 
 def deny_tampering(bucket: s3.IBucket, exempt_principal_arns: Sequence[str]) -> None:

@@ -77,25 +77,27 @@ def test_every_attempt_reaches_its_alert_and_nothing_else_does(synthesized: Synt
     rules = _alert_rules(synthesized, stack)
     expected_ids = {rule_id for _, rule_id in CASES if rule_id}
     assert expected_ids <= set(rules), sorted(expected_ids - set(rules))
+    _assert_deliveries(stack, {rule_id: rules[rule_id]["EventPattern"] for rule_id in expected_ids}, CASES)
+
+
+def _assert_deliveries(stack: str, patterns: dict[str, Any], cases: list[tuple[dict[str, Any], str | None]]) -> None:
+    """Each event of ``cases`` reaches exactly the rule it names (or none), by EventBridge's matcher."""
     with moto_aws({PRIMARY: "us-east-1", DR: "us-west-2"}[stack]) as aws:
         events, sqs = aws.client("events"), aws.client("sqs")
         queues = {}
-        for rule_id in expected_ids:
+        for rule_id, pattern in patterns.items():
             url = sqs.create_queue(QueueName=f"q-{rule_id}")["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            events.put_rule(Name=rule_id, EventPattern=json.dumps(rules[rule_id]["EventPattern"]))
+            events.put_rule(Name=rule_id, EventPattern=json.dumps(pattern))
             events.put_targets(Rule=rule_id, Targets=[{"Id": "topic", "Arn": arn}])
             queues[rule_id] = url
-        for event, wanted in CASES:
-            events.put_events(
-                Entries=[
-                    {
-                        "Source": event["source"],
-                        "DetailType": event["detail-type"],
-                        "Detail": json.dumps(event["detail"]),
-                    }
-                ]
-            )
+        for event, wanted in cases:
+            entry = {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+            }
+            events.put_events(Entries=[entry])
             hit = {rule_id for rule_id, url in queues.items() if drain_events(sqs, url, [])}
             assert hit == ({wanted} if wanted else set()), (
                 event["detail"]["eventName"],
@@ -153,30 +155,7 @@ def test_database_deletion_backup_replication_stops_and_grants_on_the_sops_key_a
         (_kms_call("Decrypt", SOPS_KEY), None),
     ]
     ids = ("DatabaseDeletionAttempt", "BackupReplicationStopAttempt", "SopsGrantAttempt")
-    with moto_aws({PRIMARY: "us-east-1", DR: "us-west-2"}[stack]) as aws:
-        events, sqs = aws.client("events"), aws.client("sqs")
-        queues = {}
-        for rule_id in ids:
-            url = sqs.create_queue(QueueName=f"q-{rule_id}")["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            events.put_rule(Name=rule_id, EventPattern=json.dumps(_with_key_arn(rules[rule_id]["EventPattern"])))
-            events.put_targets(Rule=rule_id, Targets=[{"Id": "topic", "Arn": arn}])
-            queues[rule_id] = url
-        for event, wanted in cases:
-            events.put_events(
-                Entries=[
-                    {
-                        "Source": event["source"],
-                        "DetailType": event["detail-type"],
-                        "Detail": json.dumps(event["detail"]),
-                    }
-                ]
-            )
-            hit = {rule_id for rule_id, url in queues.items() if drain_events(sqs, url, [])}
-            assert hit == ({wanted} if wanted else set()), (
-                event["detail"]["eventName"],
-                event["detail"]["requestParameters"],
-            )
+    _assert_deliveries(stack, {rule_id: _with_key_arn(rules[rule_id]["EventPattern"]) for rule_id in ids}, cases)
 
 
 def test_the_backup_account_alerts_on_attempts_against_its_own_vault(synthesized: Synthesized) -> None:
