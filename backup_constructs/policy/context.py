@@ -17,9 +17,12 @@ from lambdas.contract.errors import fail as _fail
 
 
 def apply_overrides(overrides: Mapping[str, Any] | None, *, base: BackupPolicy) -> BackupPolicy:
-    """``base`` with ``overrides`` (camelCase or snake_case keys) applied; unknown keys are refused."""
-    if not overrides:
+    """``base`` with ``overrides`` (camelCase or snake_case keys) applied; unknown keys are refused, and so
+    is anything but an object (``"policy": []`` is not "no changes")."""
+    if overrides is None:
         return base
+    if not isinstance(overrides, Mapping):
+        _fail("policy", overrides, "expected an object of policy fields")
     return typing.cast(BackupPolicy, _override(base, overrides, "policy"))
 
 
@@ -34,10 +37,14 @@ def _override(current: Any, overrides: Mapping[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls) if f.init}
     changes: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for key, value in overrides.items():
         name = _snake(key)
         if name not in known:
             _fail(f"{where}.{key}", value, f"unknown key; allowed: {', '.join(sorted(known))}")
+        if name in spelled:
+            _fail(f"{where}.{key}", value, f"given twice, as {spelled[name]!r} and {key!r}: keep one")
+        spelled[name] = key
         old = getattr(current, name)
         if name == "rules":
             changes[name] = _override_rules(old, value, f"{where}.{key}")

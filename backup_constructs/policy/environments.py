@@ -14,6 +14,7 @@ from typing import Any
 
 from backup_constructs.policy.model import BackupPolicy
 from backup_constructs.policy.naming import partition_for, rds_instance_arn
+from backup_constructs.policy.regions import is_known_region
 from lambdas.contract.errors import PolicyError
 from lambdas.contract.errors import fail as _fail
 
@@ -96,6 +97,11 @@ class KubernetesSettings:
 
 
 _CLUSTER_RE = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+# 12 characters keep the longest derived name within AWS's limits (the config bucket
+# "ecommerce-backup-<env>-config-<account>-<region>" within S3's 63).
+_ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LOG_GROUP_RE = re.compile(r"^[\w\-/.#]{1,512}$")
 
 
 @dataclass(frozen=True)
@@ -213,6 +219,13 @@ class EnvironmentConfig:
         cls, name: str, raw: Mapping[str, Any], *, account: str | None = None, region: str | None = None
     ) -> EnvironmentConfig:
         where = f"environments.{name}"
+        if not isinstance(name, str) or not _ENV_NAME_RE.match(name):
+            _fail(
+                "environments",
+                name,
+                "an environment name is 1-12 lower-case letters, digits or '-', starting with a letter "
+                "(it goes into stack, bucket and role names, which must stay within AWS's lengths)",
+            )
         if not isinstance(raw, Mapping):
             _fail(where, raw, "expected an object")
         for key in raw:
@@ -221,13 +234,25 @@ class EnvironmentConfig:
         account = account or raw.get("account")
         region = region or raw.get("region")
         if not isinstance(account, str) or not _ACCOUNT_RE.match(account):
-            _fail(f"{where}.account", account, "expected a 12-digit AWS account id")
-        if not isinstance(region, str) or not _REGION_RE.match(region):
+            _fail(f"{where}.account", account, 'expected a 12-digit AWS account id, as a string ("111111111111")')
+        if not isinstance(region, str) or not _REGION_RE.match(region) or not is_known_region(region):
             _fail(f"{where}.region", region, "expected an AWS region name such as 'us-east-1'")
         base = BackupPolicy.preset(raw.get("preset", name if name in ("production", "staging") else "production"))
-        overrides = dict(raw.get("policy") or {})
+        policy_raw = raw.get("policy", {})
+        if policy_raw is None or not isinstance(policy_raw, Mapping):
+            _fail(f"{where}.policy", policy_raw, "expected an object of policy fields (or leave it out)")
+        overrides = dict(policy_raw)
         overrides.setdefault("environment", name)
         if "drRegion" in raw:
+            inner = [k for k in ("drRegion", "dr_region") if k in overrides]
+            if inner and overrides[inner[0]] != raw["drRegion"]:
+                _fail(
+                    f"{where}.drRegion",
+                    raw["drRegion"],
+                    f"disagrees with {where}.policy.{inner[0]} ({overrides[inner[0]]!r}): give it once",
+                )
+            for k in inner:
+                del overrides[k]
             overrides["drRegion"] = raw["drRegion"]
         try:
             policy = BackupPolicy.from_context(overrides, base=base)
@@ -237,6 +262,16 @@ class EnvironmentConfig:
             _fail(f"{where}.drRegion", policy.dr_region, "the DR region must differ from the primary region")
         log_groups = _strings(raw.get("applicationLogGroups", []), f"{where}.applicationLogGroups")
         roles = _strings(raw.get("breakGlassRoleArns", []), f"{where}.breakGlassRoleArns")
+        # In the environment's account (as cdk.json names it: a deploy-time account override is the
+        # operator's, who then names that account's roles too); an ARN elsewhere would exempt nobody.
+        own = raw.get("account") if isinstance(raw.get("account"), str) else account
+        for role in roles:
+            match = _ROLE_ARN_RE.match(role)
+            if not match or match.group(1) != own:
+                _fail(f"{where}.breakGlassRoleArns", role, f"expected an IAM role ARN in account {own}")
+        for group in log_groups:
+            if not _LOG_GROUP_RE.match(group):
+                _fail(f"{where}.applicationLogGroups", group, "a log group name is 1-512 of a-z A-Z 0-9 _ - / . #")
         protection = raw.get("terminationProtection", False)
         if not isinstance(protection, bool):
             _fail(f"{where}.terminationProtection", protection, "expected true or false")
@@ -284,7 +319,7 @@ class EnvironmentConfig:
                     "expected a topic in another account (whoever owns this one could silence it)",
                 )
         for email in emails:
-            if "@" not in email:
+            if not _EMAIL_RE.match(email):
                 _fail(f"{where}.alerts.emails", email, "expected an e-mail address")
         for url in endpoints:
             if not url.startswith("https://"):

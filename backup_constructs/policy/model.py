@@ -7,13 +7,17 @@ contract's (:mod:`lambdas.contract.checks`), so the validator accepts every chec
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 
 from backup_constructs.policy.cron import CronError, CronSchedule, max_gap_minutes, min_gap_minutes
+from backup_constructs.policy.regions import is_known_region
 from lambdas.contract.checks import DEFAULT_ECOMMERCE_CHECKS, IntegrityCheck, check_unique
 from lambdas.contract.errors import PolicyError
 from lambdas.contract.errors import fail as _fail
@@ -39,6 +43,59 @@ _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_VAULT_PREFIX = "ecommerce-backup"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+
+
+# Strict types for the Python API as for cdk.json ----------------------------------------------------
+
+
+def check_types(obj: Any, prefix: str) -> None:
+    """Refuse a field whose value is not of its declared type (``continuous="false"`` is not true, ``True``
+    is not a number of hours), naming the field; turn a known enum value given as a string into the enum
+    and a list into a tuple. Strings with surrounding whitespace are refused: they would reach AWS."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        checked = _checked(hints[f.name], value, f"{prefix}{f.name}")
+        if checked is not value:
+            object.__setattr__(obj, f.name, checked)
+
+
+def _checked(hint: Any, value: Any, where: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _checked(inner[0], value, where) if len(inner) == 1 else value
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            _fail(where, value, "expected a list")
+        items = tuple(_checked(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        same = isinstance(value, tuple) and all(a is b for a, b in zip(items, value, strict=True))
+        return value if same else items
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        if isinstance(value, hint):
+            return value
+        if isinstance(value, str):
+            try:
+                return hint(value)
+            except ValueError:
+                pass
+        _fail(where, value, f"allowed: {', '.join(str(m.value) for m in hint)}")
+    if hint is bool:
+        if not isinstance(value, bool):
+            _fail(where, value, "expected true or false")
+    elif hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(where, value, "expected a whole number")
+    elif hint is str:
+        if not isinstance(value, str):
+            _fail(where, value, "expected a string")
+        if value != value.strip():
+            _fail(where, value, "surrounding whitespace is not allowed")
+    elif isinstance(hint, type) and dataclasses.is_dataclass(hint) and not isinstance(value, hint):
+        _fail(where, value, f"expected a {hint.__name__}")
+    return value
 
 
 class ResourceType(StrEnum):
@@ -102,6 +159,7 @@ class BackupRule:
     completion_window_minutes: int = 180
 
     def __post_init__(self) -> None:
+        check_types(self, f"rules[{self.name}].")
         where = f"rules[{self.name}]"
         if not _NAME_RE.match(self.name):
             _fail(f"{where}.name", self.name, "allowed: 1-50 letters, digits, '.', '_' or '-'")
@@ -156,6 +214,7 @@ class DatabaseBackupSpec:
     deletion_protection: bool = True
 
     def __post_init__(self) -> None:
+        check_types(self, "database.")
         start, end = _parse_window("database.backup_window", self.backup_window)
         if (end - start) % 1440 < 30:
             _fail("database.backup_window", self.backup_window, "RDS needs a window of at least 30 minutes")
@@ -194,6 +253,7 @@ class ConfigBackupSpec:
     object_lock_mode: VaultLockMode = VaultLockMode.GOVERNANCE
 
     def __post_init__(self) -> None:
+        check_types(self, "config_backup.")
         _check_range("config_backup.retention_days", self.retention_days, 1, 36500, "configuration backups")
         if self.rpo_target_minutes is not None:
             _check_range(
@@ -226,6 +286,7 @@ class RestoreTestSpec:
     drill_schedule: str | None = None
 
     def __post_init__(self) -> None:
+        check_types(self, "restore_testing.")
         for field_name in ("schedule", "drill_schedule"):
             value = getattr(self, field_name)
             if value is None:
@@ -271,6 +332,9 @@ class RegionLossChoice:
     resource_type: ResourceType
     mechanism: RegionLossMechanism
 
+    def __post_init__(self) -> None:
+        check_types(self, "region_loss.mechanisms[].")
+
 
 @dataclass(frozen=True)
 class RegionLossSpec:
@@ -283,6 +347,7 @@ class RegionLossSpec:
     mechanisms: tuple[RegionLossChoice, ...] = (RegionLossChoice(ResourceType.RDS, RegionLossMechanism.REPLICA),)
 
     def __post_init__(self) -> None:
+        check_types(self, "region_loss.")
         for name in ("rpo_target_minutes", "rto_target_minutes"):
             value = getattr(self, name)
             if value is not None:
@@ -325,7 +390,9 @@ class VaultLock:
     changeable_for_days: int | None = None
 
     def __post_init__(self) -> None:
+        check_types(self, "vault_lock.")
         _check_range("vault_lock.min_retention_days", self.min_retention_days, 1, 36500, "vault lock")
+        _check_range("vault_lock.max_retention_days", self.max_retention_days, 1, 36500, "vault lock")
         if self.max_retention_days < self.min_retention_days:
             _fail(
                 "vault_lock.max_retention_days",
@@ -378,6 +445,7 @@ class AccountIsolationSpec:
     completion_window_minutes: int = 240
 
     def __post_init__(self) -> None:
+        check_types(self, "account_isolation.")
         where = "account_isolation"
         # The same checks as a plan rule's (schedule, windows, retention).
         try:
@@ -420,6 +488,13 @@ class SelectionTag:
     key: str = "backup-policy"
     value: str = "production"
 
+    def __post_init__(self) -> None:
+        check_types(self, "selection_tag.")
+        if not 1 <= len(self.key) <= 128 or self.key.lower().startswith("aws:"):
+            _fail("selection_tag.key", self.key, "a tag key of 1-128 characters not starting with 'aws:' (reserved)")
+        if len(self.value) > 256:
+            _fail("selection_tag.value", self.value, "a tag value of at most 256 characters")
+
 
 @dataclass(frozen=True)
 class BackupPolicy:
@@ -446,6 +521,7 @@ class BackupPolicy:
     account_isolation: AccountIsolationSpec | None = None
 
     def __post_init__(self) -> None:
+        check_types(self, "")
         if not _NAME_RE.match(self.environment):
             _fail("environment", self.environment, "allowed: 1-50 letters, digits, '.', '_' or '-'")
         if not self.rules:
@@ -468,7 +544,7 @@ class BackupPolicy:
             )
         _check_range("rpo_target_minutes", self.rpo_target_minutes, 1, 7 * 1440, "an RPO target", "minutes")
         _check_range("rto_target_minutes", self.rto_target_minutes, 1, 7 * 1440, "an RTO target", "minutes")
-        if self.dr_region is not None and not _REGION_RE.match(self.dr_region):
+        if self.dr_region is not None and not (_REGION_RE.match(self.dr_region) and is_known_region(self.dr_region)):
             _fail("dr_region", self.dr_region, "expected an AWS region name such as 'us-west-2'")
         for name_field in ("vault_name", "dr_vault_name"):
             value = getattr(self, name_field)
