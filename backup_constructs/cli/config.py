@@ -39,12 +39,17 @@ class UsageError(Exception):
 
 
 def parse_time(text: str) -> datetime:
-    """ISO 8601; UTC when no offset is given."""
+    """ISO 8601 with a time and a time zone: a date alone or a time without a zone would be guessed."""
+    example = "e.g. 2026-11-26T08:00:00Z or 2026-11-26T09:00:00+01:00"
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected ISO 8601, e.g. 2026-11-26T08:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected ISO 8601, {example}") from None
+    if "T" not in text.upper() and " " not in text.strip():
+        raise argparse.ArgumentTypeError(f"got {text!r}; a date alone is ambiguous: give the time and zone, {example}")
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"got {text!r}; give the time zone (Z for UTC), {example}")
+    return moment.astimezone(UTC)
 
 
 def add_config_commands(sub: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,6 +42,16 @@ def _progress(message: str) -> None:
     print(f"backupctl: {message}", file=sys.stderr, flush=True)
 
 
+_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+def instance_class(value: str) -> str:
+    """An RDS instance class such as ``db.t4g.medium`` (argparse refuses anything else with exit 2)."""
+    if not _INSTANCE_CLASS.match(value):
+        raise argparse.ArgumentTypeError(f"got {value!r}; expected an RDS instance class such as db.t4g.medium")
+    return value
+
+
 def add_db_commands(sub: Any) -> None:
     db = sub.add_parser("db", help="the database: on-demand backup, restore to a new instance")
     commands = db.add_subparsers(dest="db_command", required=True)
@@ -63,7 +74,7 @@ def add_db_commands(sub: Any) -> None:
     which.add_argument("--to-time", type=parse_time, help="an ISO 8601 time within the restorable window")
     which.add_argument("--recovery-point", help="a recovery point ARN in the environment's vault")
     restore.add_argument("--target-instance", required=True, help="the new instance's identifier")
-    restore.add_argument("--instance-class", help="default: the source's class")
+    restore.add_argument("--instance-class", type=instance_class, help="default: the source's class")
     restore.add_argument("--wait", action="store_true", help="wait until the new instance is available")
     restore.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     isolated = restore.add_argument_group(

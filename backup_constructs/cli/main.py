@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,20 +70,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. No input ends in a traceback: refused input is one line and exit 2, any other
+    failure one line and exit 1 (``BACKUPCTL_DEBUG=1`` shows the traceback instead)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("backupctl: interrupted", file=sys.stderr)
+        return 130
+    except PolicyError as err:
+        print(f"backupctl: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        print(f"backupctl: {err.strerror or type(err).__name__}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:
+        if os.environ.get("BACKUPCTL_DEBUG"):
+            raise
+        print(
+            f"backupctl: failed: {type(err).__name__}: {str(err)[:300]} (BACKUPCTL_DEBUG=1 shows where)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "config":
         return run_config_command(args)
     if args.command in ("db", "drill", "dr"):
         return run_db_command(args)
-    try:
-        return int(args.handler(args))
-    except PolicyError as err:
-        print(f"backupctl: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except FileNotFoundError as err:
-        print(f"backupctl: {err.strerror}: {err.filename}", file=sys.stderr)
-        return EXIT_USAGE
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

@@ -19,8 +19,19 @@ from backup_constructs.policy.rpo import (
 
 
 def assembly_stacks(assembly: Path) -> dict[str, dict[str, object]]:
-    """Stack name -> {region, resources} from a cloud assembly directory."""
-    manifest = json.loads((assembly / "manifest.json").read_text(encoding="utf-8"))
+    """Stack name -> {region, resources} from a cloud assembly directory (refused in one line when it is
+    not one)."""
+    from backup_constructs.policy import PolicyError
+
+    path = assembly / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as err:
+        raise PolicyError(f"{path}: not a cloud assembly manifest ({err})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts", {}), dict):
+        raise PolicyError(f"{path}: not a cloud assembly manifest (expected an object with 'artifacts')")
     out: dict[str, dict[str, object]] = {}
     for name, artifact in manifest.get("artifacts", {}).items():
         if artifact.get("type") != "aws:cloudformation:stack":

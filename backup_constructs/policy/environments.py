@@ -379,8 +379,20 @@ def load_environments(
 
 
 def read_cdk_context(path: Path) -> dict[str, Any]:
-    """The ``context`` object of a cdk.json file."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    """The ``context`` object of a cdk.json file; a file that cannot be read or is not a JSON object is
+    refused in one line naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PolicyError(f"{path}: cannot read it ({err.strerror or type(err).__name__})") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: not a UTF-8 text file") from None
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise PolicyError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: expected a JSON object with a 'context' object")
     context = data.get("context", {})
     if not isinstance(context, dict):
         raise PolicyError(f"{path}: 'context' must be an object")
