@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import cache
 from itertools import pairwise
 
 _CRON_RE = re.compile(r"^cron\((?P<body>[^()]*)\)$")
@@ -24,9 +25,10 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("month", 1, 12, _MONTH_NAMES),
     ("day-of-week", 1, 7, _DAY_NAMES),
 )
-# Gaps are measured over two real calendar years, so weekly, monthly and year-end gaps are exact.
-_REFERENCE_START = dt.date(2029, 1, 1)
-_REFERENCE_DAYS = 730
+# Gaps are measured over eight real calendar years (two leap days among them), so weekly, monthly,
+# year-end and 29 February gaps are exact.
+_REFERENCE_START = dt.date(2028, 1, 1)
+_REFERENCE_DAYS = (dt.date(2036, 1, 1) - _REFERENCE_START).days
 
 
 class CronError(ValueError):
@@ -76,26 +78,39 @@ class CronSchedule:
         assert self.days_of_week is not None
         return (day.isoweekday() % 7) + 1 in self.days_of_week
 
-    def fire_minutes(self) -> list[int]:
-        """Minutes since the start of the reference period at which the schedule fires, sorted."""
-        times_of_day = sorted(h * 60 + m for h in self.hours for m in self.minutes)
-        out: list[int] = []
-        for offset in range(_REFERENCE_DAYS):
-            if self.fires_on(_REFERENCE_START + dt.timedelta(days=offset)):
-                out.extend(offset * 1440 + t for t in times_of_day)
-        return out
+    def fire_minutes(self) -> tuple[int, ...]:
+        """Minutes since the start of the reference period at which the schedule fires, sorted (computed
+        once per schedule: policies are validated often)."""
+        return _fire_minutes(self)
+
+
+@cache
+def _fire_minutes(schedule: CronSchedule) -> tuple[int, ...]:
+    times_of_day = sorted(h * 60 + m for h in schedule.hours for m in schedule.minutes)
+    out: list[int] = []
+    for offset in range(_REFERENCE_DAYS):
+        if schedule.fires_on(_REFERENCE_START + dt.timedelta(days=offset)):
+            out.extend(offset * 1440 + t for t in times_of_day)
+    return tuple(out)
 
 
 def max_gap_minutes(schedules: list[CronSchedule]) -> int:
     """The longest time between two consecutive fires of any of ``schedules``."""
+    return _max_gap(tuple(schedules))
+
+
+@cache
+def _max_gap(schedules: tuple[CronSchedule, ...]) -> int:
     fires = sorted({t for s in schedules for t in s.fire_minutes()})
+    named = ", ".join(repr(s.expression) for s in schedules)
+    if not fires:
+        raise CronError(f"{named} never fires: no day matches both its day-of-month (or day-of-week) and month")
     if len(fires) < 2:
-        raise CronError(
-            "the schedules fire less than twice in two years: " + ", ".join(repr(s.expression) for s in schedules)
-        )
+        raise CronError(f"{named} fires once in eight years: too rarely to compute a gap")
     return max(b - a for a, b in pairwise(fires))
 
 
+@cache
 def min_gap_minutes(schedule: CronSchedule) -> int:
     """The shortest time between two consecutive fires of one schedule."""
     fires = schedule.fire_minutes()
@@ -130,7 +145,7 @@ def _number(text: str, name: str, low: int, high: int, names: dict[str, int], ex
     upper = text.upper()
     if upper in names:
         return names[upper]
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise CronError(
             f"{expression!r}: {name} value {text!r} is not supported "
             f"(allowed: numbers {low}-{high}, '*', lists, ranges and steps"

@@ -163,10 +163,7 @@ class BackupRule:
         where = f"rules[{self.name}]"
         if not _NAME_RE.match(self.name):
             _fail(f"{where}.name", self.name, "allowed: 1-50 letters, digits, '.', '_' or '-'")
-        try:
-            cron = CronSchedule.parse(self.schedule)
-        except CronError as err:
-            _fail(f"{where}.schedule", self.schedule, str(err))
+        cron = _schedule(f"{where}.schedule", self.schedule)
         if min_gap_minutes(cron) < MIN_BACKUP_INTERVAL_MINUTES:
             _fail(
                 f"{where}.schedule",
@@ -259,10 +256,7 @@ class ConfigBackupSpec:
             _check_range(
                 "config_backup.rpo_target_minutes", self.rpo_target_minutes, 1, 7 * 1440, "an RPO target", "minutes"
             )
-        try:
-            CronSchedule.parse(self.schedule)
-        except CronError as err:
-            _fail("config_backup.schedule", self.schedule, str(err))
+        _schedule("config_backup.schedule", self.schedule)
         if not 1 <= self.refresh_interval_days < self.retention_days:
             _fail(
                 "config_backup.refresh_interval_days",
@@ -291,10 +285,7 @@ class RestoreTestSpec:
             value = getattr(self, field_name)
             if value is None:
                 continue
-            try:
-                CronSchedule.parse(value)
-            except CronError as err:
-                _fail(f"restore_testing.{field_name}", value, str(err))
+            _schedule(f"restore_testing.{field_name}", value)
         _check_range("restore_testing.selection_window_days", self.selection_window_days, 1, 365, "restore testing")
         if not isinstance(self.start_window_hours, int) or not 1 <= self.start_window_hours <= 168:
             _fail("restore_testing.start_window_hours", self.start_window_hours, "allowed: 1 to 168 hours")
@@ -727,6 +718,18 @@ class BackupPolicy:
 
 
 # Small validators --------------------------------------------------------------------------------
+
+
+def _schedule(where: str, text: str) -> CronSchedule:
+    """An AWS cron expression that parses and fires at all (``cron(0 2 31 2 ? *)`` is valid for AWS and
+    never runs); a rare one (29 February) passes, and the RPO check then judges its gap."""
+    try:
+        cron = CronSchedule.parse(text)
+    except CronError as err:
+        _fail(where, text, str(err))
+    if not cron.fire_minutes():
+        _fail(where, text, "never fires: no day matches both its day-of-month (or day-of-week) and month")
+    return cron
 
 
 def _check_range(where: str, value: Any, low: int, high: int, what: str, unit: str = "days") -> None:

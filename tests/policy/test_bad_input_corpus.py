@@ -96,6 +96,17 @@ POLICY_CASES: list[tuple[dict[str, Any], str, Any]] = [
     ({"accountIsolation": {"vaultKind": "air"}}, "policy.accountIsolation.vaultKind", "air"),
     ({"accountIsolation": {"schedule": "cron(0 4 * * ? *) "}}, "account_isolation.schedule", "cron(0 4 * * ? *) "),
     ({"accountIsolation": {"changeableForDays": 2}}, "account_isolation.changeable_for_days", 2),
+    ({"rules": {"daily-full": {"schedule": "cron(0 2 31 2 ? *)"}}}, "rules[daily-full].schedule", "cron(0 2 31 2 ? *)"),
+    ({"rules": {"daily-full": {"schedule": "cron(0 2 ² * ? *)"}}}, "rules[daily-full].schedule", "cron(0 2 ² * ? *)"),
+    ({"rules": {"daily-full": {"schedule": "cron(0 ٢ * * ? *)"}}}, "rules[daily-full].schedule", "cron(0 ٢ * * ? *)"),
+    ({"configBackup": {"schedule": "cron(0 2 31 2 ? *)"}}, "config_backup.schedule", "cron(0 2 31 2 ? *)"),
+    ({"restoreTesting": {"schedule": "cron(0 6 30 2 ? *)"}}, "restore_testing.schedule", "cron(0 6 30 2 ? *)"),
+    (
+        {"restoreTesting": {"drillSchedule": "cron(0 6 31 4 ? *)"}},
+        "restore_testing.drill_schedule",
+        "cron(0 6 31 4 ? *)",
+    ),
+    ({"accountIsolation": {"schedule": "cron(0 4 31 11 ? *)"}}, "account_isolation.schedule", "cron(0 4 31 11 ? *)"),
     ({"logRetention": 90}, "policy.logRetention", 90),
     ({"logRetentionDays": 90, "log_retention_days": 30}, "policy.log_retention_days", 30),
     ({"metricRetentionMonths": 24}, "metric_retention_months", 24),
@@ -138,6 +149,14 @@ def test_the_python_api_is_as_strict_as_cdk_json(cls: Any, kwargs: dict[str, Any
     with pytest.raises(PolicyError) as refused:
         cls(**kwargs)
     _names_field_and_value(str(refused.value), field, value)
+
+
+def test_a_rare_but_valid_schedule_is_accepted_and_its_gap_is_computed_honestly() -> None:
+    from backup_constructs.policy.cron import CronSchedule, max_gap_minutes
+
+    policy = BackupPolicy.from_context({"rules": {"daily-full": {"schedule": "cron(0 2 29 2 ? *)"}}})
+    (rule,) = [r for r in policy.rules if r.name == "daily-full"]
+    assert max_gap_minutes([CronSchedule.parse(rule.schedule)]) == 4 * 365 * 1440 + 1440  # 29 Feb to 29 Feb
 
 
 def test_a_known_enum_value_given_as_a_string_becomes_the_enum_and_is_honoured() -> None:
