@@ -34,6 +34,18 @@ def namespace_name(value: str) -> str:
     return value
 
 
+_KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/[A-Za-z0-9-]{1,128}|alias/[A-Za-z0-9/_-]{1,250})$")
+
+
+def kms_key_arn(value: str) -> str:
+    """A KMS key or alias ARN (its region is read from it), refused with exit 2 otherwise."""
+    if not _KMS_ARN.match(value):
+        raise argparse.ArgumentTypeError(
+            f"got {value!r}; expected a KMS key or alias ARN, e.g. arn:aws:kms:us-east-1:111111111111:alias/NAME"
+        )
+    return value
+
+
 class UsageError(Exception):
     """Refused input: the message says what was given and what is allowed."""
 
@@ -66,7 +78,7 @@ def add_config_commands(sub: Any) -> None:
 
     export = commands.add_parser("export", help="back up namespaces now")
     common(export, connect=True)
-    export.add_argument("--kms-key-id", action="append", required=True, dest="kms_keys",
+    export.add_argument("--kms-key-id", action="append", required=True, dest="kms_keys", type=kms_key_arn,
                         help="a SOPS recipient key (ARN or alias ARN); repeat for the DR region's key")  # fmt: skip
     export.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV),
                         help=f"the KMS HMAC key for Secret digests (default: ${DIGEST_KEY_ENV})")  # fmt: skip
@@ -155,7 +167,7 @@ def _digest_key(args: argparse.Namespace) -> str:
     if not args.digest_key_id:
         raise UsageError(f"--digest-key-id: not given and ${DIGEST_KEY_ENV} is not set; name the KMS HMAC key")
     arn: str = args.digest_key_id
-    if not arn.startswith("arn:"):
+    if not _KMS_ARN.match(arn):
         raise UsageError(f"--digest-key-id: got {arn!r}; expected a key or alias ARN (its region is read from it)")
     return arn
 

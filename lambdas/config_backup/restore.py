@@ -20,6 +20,7 @@ from lambdas.config_backup.model import (
     PLURALS,
     BackupIntegrityError,
     BackupNotFoundError,
+    ConfigBackupError,
     KmsFactory,
     KubeApi,
     NamespaceNotFoundError,
@@ -336,7 +337,8 @@ def _parse_files(
     except SopsMacError as exc:
         raise BackupIntegrityError(f"backup {chosen}: {SECRETS_FILE} failed its SOPS integrity check: {exc}") from None
     except SopsDecryptError as exc:
-        raise RestoreError(f"backup {chosen}: cannot decrypt {SECRETS_FILE}: {exc}") from None
+        # A failure (KMS refused or unreachable), not refused input: exit 1 in the CLI.
+        raise ConfigBackupError(f"backup {chosen}: cannot decrypt {SECRETS_FILE}: {exc}") from None
     except (SopsError, UnicodeDecodeError) as exc:
         raise BackupIntegrityError(f"backup {chosen}: {SECRETS_FILE} is not a valid SOPS file: {exc}") from None
     items = secrets_doc.get("items") if secrets_doc.get("kind") == "List" else None

@@ -208,3 +208,50 @@ def test_list_verifies_every_manifest_and_marks_incomplete_unsigned_and_forged_f
     # Without the digest key nothing is claimed about authenticity.
     code, out, _ = cli(*argv, "--digest-key-id", "", "--json", capsys=capsys)
     assert {f.get("authentication") for f in json.loads(out) if f["status"] == "complete"} == {"not verified"}
+
+
+@pytest.mark.parametrize("bad", ["not-an-arn", "arn:aws:kms:us-east-1:111111111111:key", "alias/x"])
+def test_a_kms_key_that_is_not_an_arn_is_refused_with_exit_2_before_any_request(
+    cli: Any, cb_world: CbWorld, capsys: pytest.CaptureFixture[str], bad: str
+) -> None:
+    cb_world.server.clear_requests()
+    argv = [*_export(cb_world, "orders")]
+    argv[argv.index(cb_world.aws.sops_primary_arn)] = bad
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and repr(bad) in capsys.readouterr().err
+    assert cb_world.server.requests == []
+    code, _, err = cli("config", "restore", "--bucket", cb_world.bucket, "--namespace", "orders",
+                       "--digest-key-id", bad, capsys=capsys)  # fmt: skip
+    assert code == 2 and f"--digest-key-id: got {bad!r}" in err
+
+
+def test_kms_refusing_to_decrypt_is_a_failure_exit_1_not_refused_input(
+    cli: Any, cb_world: CbWorld, cb_seed: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from backup_constructs.cli import config as cli_config
+
+    source, target = cb_world.ns("nokms"), cb_world.ns("nokms-copy")
+    cb_seed(source)
+    cb_world.server.create_namespace(target)
+    assert cli(*_export(cb_world, source), capsys=capsys)[0] == 0
+    real = cli_config._kms_factory()
+
+    class Refusing:
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def decrypt(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Decrypt")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._client, name)
+
+    monkeypatch.setattr(cli_config, "_kms_factory", lambda: lambda region: Refusing(real(region)))
+    cb_world.server.clear_requests()
+    code, _, err = cli("config", "restore", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster,
+                       "--namespace", source, "--to-namespace", target, capsys=capsys)  # fmt: skip
+    assert code == 1 and "cannot decrypt secrets.sops.yaml" in err and "AccessDenied" in err
+    assert cb_world.server.requests_matching("PATCH") == []
