@@ -281,12 +281,12 @@ def run_config_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from lambdas.config_backup import BackupIntegrityError, ConfigBackupError, RestoreError
-    from lambdas.kubernetes.client import KubeError
+    from lambdas.kubernetes.client import KubeConfigError, KubeError
 
     try:
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
-    except UsageError as err:
+    except (UsageError, KubeConfigError) as err:
         print(f"backupctl: {err}", file=sys.stderr)
         return EXIT_USAGE
     except BackupIntegrityError as err:

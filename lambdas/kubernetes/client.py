@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 import yaml
@@ -251,6 +251,10 @@ def load_kubeconfig(path: str | None = None, *, context: str | None = None) -> t
         config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise KubeConfigError(f"kubeconfig {shown} is not valid YAML") from exc
+    except UnicodeDecodeError:
+        raise KubeConfigError(f"kubeconfig {shown} is not a UTF-8 text file") from None
+    except OSError as exc:
+        raise KubeConfigError(f"kubeconfig {shown}: cannot read it ({exc.strerror or type(exc).__name__})") from None
     if not isinstance(config, Mapping):
         raise KubeConfigError(f"kubeconfig {shown} is not a mapping")
     context_name = context or config.get("current-context")
@@ -270,6 +274,10 @@ def load_kubeconfig(path: str | None = None, *, context: str | None = None) -> t
     server = cluster.get("server")
     if not server:
         raise KubeConfigError(f"kubeconfig {shown}: cluster {cluster_name!r} has no server")
+    parsed = urlsplit(str(server))
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        # Refused here, not retried: no request to a malformed address ever succeeds.
+        raise KubeConfigError(f"kubeconfig {shown}: cluster {cluster_name!r} server {server!r} is not an http(s) URL")
     if "exec" in user:
         raise KubeConfigError(
             f"kubeconfig {shown}: user {user_name!r} uses an exec credential plugin, which is not supported;"
@@ -403,6 +411,12 @@ def _plural(kind: str) -> str:
     if lower.endswith(("s", "x", "ch", "sh")):
         return lower + "es"
     return lower + "s"
+
+
+def _certificate_problem(exc: BaseException) -> bool:
+    """Whether a TLS error is about the server's identity (never retried) rather than a dropped handshake."""
+    text = str(exc).lower()
+    return any(marker in text for marker in ("certificate verify failed", "certificate_verify_failed", "hostname"))
 
 
 def _api_prefix(api_version: str) -> str:
@@ -624,7 +638,10 @@ class KubeClient:
             try:
                 response = self._pool.request(method, url, body=body, headers=headers, redirect=False)
             except Urllib3SSLError as exc:
-                raise KubeError(f"{method} {path}: TLS error talking to {self._server}: {exc}") from exc
+                if _certificate_problem(exc):
+                    raise KubeError(f"{method} {path}: TLS error talking to {self._server}: {exc}") from exc
+                # A handshake the server (or a proxy) closed half-way is transient, like a reset connection.
+                last = f"TLS handshake interrupted: {exc}"
             except Urllib3HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:

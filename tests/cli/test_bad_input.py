@@ -89,3 +89,21 @@ def test_an_unexpected_failure_is_one_line_and_exit_1_unless_debugging(
     monkeypatch.setenv("BACKUPCTL_DEBUG", "1")
     with pytest.raises(RuntimeError, match="something nobody expected"):
         main(argv)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"\xff\xfe\x00\x81", "is not a UTF-8 text file"), (b"clusters: [unclosed", "is not valid YAML")],
+    ids=["binary", "malformed"],
+)
+def test_a_bad_kubeconfig_is_one_line_and_exit_2(
+    tmp_path: Path, content: bytes, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_bytes(content)
+    key = "arn:aws:kms:us-east-1:111111111111:alias/sops"
+    argv = ["config", "export", "--bucket", "b", "--namespace", "orders", "--kubeconfig", str(kubeconfig),
+            "--kms-key-id", key, "--digest-key-id", key]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(kubeconfig) in err and len(err.strip().splitlines()) == 1, err

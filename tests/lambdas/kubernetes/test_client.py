@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from lambdas.kubernetes.client import (
     KubeConfigError,
     KubeConflictError,
     KubeConnection,
+    KubeError,
     KubeExpiredError,
     KubeForbiddenError,
     KubeInvalidError,
@@ -360,3 +363,84 @@ def test_eks_connection_takes_endpoint_and_ca_from_describe_cluster() -> None:
         conn = eks_connection("ecommerce-conn", eks, aws.client("sts"))
     assert conn.server == created["endpoint"]
     assert conn.ca_data == base64.b64decode(created["certificateAuthority"]["data"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda path, cfg: path.write_bytes(b"\xff\xfe\x00binary\x81"), "is not a UTF-8 text file"),
+        (lambda path, cfg: path.write_text("clusters: [unclosed", encoding="utf-8"), "is not valid YAML"),
+        (lambda path, cfg: _rewrite(path, cfg, "certificate-authority-data", "Zm9v\u00e9"), "is not valid base64"),
+        (lambda path, cfg: _rewrite(path, cfg, "server", "not a url"), "server 'not a url' is not an http(s) URL"),
+        (lambda path, cfg: _rewrite(path, cfg, "server", "ftp://cluster"), "is not an http(s) URL"),
+    ],
+    ids=["binary", "malformed", "non-ascii-ca", "server-not-url", "server-not-http"],
+)
+def test_a_bad_kubeconfig_is_refused_with_a_clear_message_and_no_request(
+    server: FakeKubeApiServer, tmp_path: Path, change: Any, message: str
+) -> None:
+    import yaml
+
+    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    change(path, yaml.safe_load(path.read_text()))
+    with pytest.raises(KubeConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_kubeconfig(str(path))
+    assert server.requests == []
+
+
+def _rewrite(path: Path, config: dict[str, Any], key: str, value: str) -> None:
+    import yaml
+
+    config["clusters"][0]["cluster"][key] = value
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+
+def test_a_tls_handshake_the_peer_closes_is_retried_and_a_bad_certificate_is_not(
+    server: FakeKubeApiServer, tmp_path: Path
+) -> None:
+    import socket
+    import threading
+
+    target = urlsplit(server.url)
+    listener = socket.create_server(("127.0.0.1", 0))
+    drops = {"left": 2}
+
+    def relay(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        with contextlib.suppress(OSError):
+            b.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            if drops["left"] > 0:  # the first connections: closed before the handshake completes
+                drops["left"] -= 1
+                client.close()
+                continue
+            upstream = socket.create_connection((target.hostname, target.port))
+            threading.Thread(target=relay, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=relay, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        path = server.write_kubeconfig(tmp_path / "kubeconfig")
+        conn, _ = load_kubeconfig(str(path))
+        port = listener.getsockname()[1]
+        # The certificate names 127.0.0.1 / localhost: the relay keeps the host, changes the port.
+        relayed = dataclasses.replace(conn, server=f"https://{target.hostname}:{port}")
+        waits: list[float] = []
+        assert KubeClient(relayed, sleep=waits.append).namespace_exists("default")
+        assert len(waits) == 2  # two dropped handshakes, each retried after a back-off
+    finally:
+        listener.close()
+    # A certificate the client does not trust is an identity problem: refused at once, not retried.
+    untrusted = dataclasses.replace(conn, ca_file=None, ca_data=None)
+    waits = []
+    with pytest.raises(KubeError, match="TLS error"):
+        KubeClient(untrusted, sleep=waits.append).namespace_exists("default")
+    assert waits == []
