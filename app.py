@@ -4,8 +4,11 @@ with the cdk-nag AwsSolutions and PCI DSS 3.2.1 packs registered."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 # CDK's built-in template validation (a cfn-lint rule set run inside synth) costs about 2.4 s of a
 # 3 s synth here; the test suite runs cfn-lint itself on every template and fails on any error.
@@ -22,9 +25,23 @@ from lambdas.contract.errors import PolicyError
 from stacks import STACK_GROUPS, build_environment
 
 
+def raw_context(app: App) -> dict[str, Any]:
+    """The context as the CDK CLI hands it over (``CDK_CONTEXT_JSON``, and its overflow file for large
+    contexts), read as JSON here: through jsii a ``null`` disappears, and ``"accountIsolation": null``
+    would quietly mean "the default". Empty when the app was not started by the CLI."""
+    del app  # the same process environment the App read
+    raw: dict[str, Any] = {}
+    overflow = os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
+    if overflow and Path(overflow).is_file():
+        raw.update(json.loads(Path(overflow).read_text(encoding="utf-8")))
+    if text := os.environ.get("CDK_CONTEXT_JSON"):
+        raw.update(json.loads(text))
+    return raw
+
+
 def build_app(app: App | None = None) -> App:
     app = app or App()
-    context = {"environments": app.node.try_get_context("environments")}
+    context = {"environments": raw_context(app).get("environments", app.node.try_get_context("environments"))}
     selected = app.node.try_get_context("environment")
     # For a real deployment, CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION override the placeholders.
     configs = load_environments(

@@ -257,3 +257,25 @@ def test_a_synth_refused_for_a_bad_value_prints_one_line_and_exits_1(tmp_path: P
         "1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"
     ], result.stderr
     assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_a_null_in_cdk_json_means_null_not_the_default(tmp_path: Path) -> None:
+    """jsii drops nulls from context; the app reads the CLI's context JSON itself, so turning the isolated
+    copy off with ``"accountIsolation": null`` works (else production would demand a backup account)."""
+    context = cdk_json_context()
+    production = context["environments"]["production"]
+    production["policy"] = {"accountIsolation": None}
+    del production["backupAccount"], production["organization"], production["alerts"]["crossAccountTopicArn"]
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps(
+            {**context, "environment": "production", "nag": False, "backup-constructs:bundling": "source-only"}
+        ),
+        "CDK_OUTDIR": str(tmp_path),
+    }
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    template = json.loads((tmp_path / "ecommerce-production-backup.template.json").read_text())
+    plans = [r for r in template["Resources"].values() if r["Type"] == "AWS::Backup::BackupPlan"]
+    assert [p["Properties"]["BackupPlan"]["BackupPlanName"] for p in plans] == ["ecommerce-backup-production"]
+    assert not (tmp_path / "ecommerce-production-backup-account.template.json").exists()
