@@ -74,7 +74,27 @@ def main() -> int:
     except PolicyError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except RuntimeError as err:
+        # The synth-time checks (construct validations) come back through jsii as one RuntimeError:
+        # one line per finding, without the JavaScript and Python stacks around them.
+        findings = validation_findings(str(err))
+        if not findings:
+            raise
+        for finding in findings:
+            print(f"error: {finding}", file=sys.stderr)
+        return 1
     return 0
+
+
+VALIDATION_HEADER = "Validation failed with the following errors:"
+
+
+def validation_findings(message: str) -> list[str]:
+    """The findings of a failed synth validation (``[construct path] message`` each), if it is one."""
+    head, _, body = message.partition(VALIDATION_HEADER)
+    if not body or "ValidationFailedWithErrors" not in head:
+        return []
+    return [line.strip() for line in body.splitlines() if line.strip().startswith("[")]
 
 
 if __name__ == "__main__":

@@ -279,3 +279,17 @@ def test_a_null_in_cdk_json_means_null_not_the_default(tmp_path: Path) -> None:
     plans = [r for r in template["Resources"].values() if r["Type"] == "AWS::Backup::BackupPlan"]
     assert [p["Properties"]["BackupPlan"]["BackupPlanName"] for p in plans] == ["ecommerce-backup-production"]
     assert not (tmp_path / "ecommerce-production-backup-account.template.json").exists()
+
+
+def test_a_synth_check_that_fails_prints_each_finding_on_one_line_without_a_stack(tmp_path: Path) -> None:
+    context = cdk_json_context()
+    context["environments"]["staging"]["policy"] = {"rpoTargetMinutes": 60, "protectedResourceTypes": ["EBS"]}
+    context |= {"environment": "staging", "nag": False, "backup-constructs:bundling": "source-only"}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "error: [ecommerce-staging-backup/Strategy] RPO for EBS is 25 h (scheduled snapshots (daily-full every 1 d)), "
+        "above the target of 1 h: add a continuous rule or a more frequent schedule, or raise rpo_target_minutes"
+    ], result.stderr
