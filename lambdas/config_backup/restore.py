@@ -255,7 +255,7 @@ def _authenticated_keys(
             raise BackupIntegrityError(
                 f"backup {chosen}: manifest.json is not authenticated (written before manifests were signed, or "
                 "its signature was removed); restore it only on purpose: --allow-unauthenticated "
-                '(event: "allowUnauthenticated": true)'
+                '(event: "allowUnauthenticated": true), or choose another backup with --backup-id'
             )
         LOG.warning("backup %s: restoring an UNAUTHENTICATED manifest on request; its digests are taken as is", chosen)
         # Its per-object digests still bind the Secrets to a digest key: any of the keys may match.
@@ -290,7 +290,7 @@ def _choose_backup(
         folders = backup_ids(s3, settings.bucket, settings.cluster, namespace)
         if folders and load_manifest(s3, settings.bucket, prefix, folders[0]) is None:
             older = [f for f in folders[1:] if load_manifest(s3, settings.bucket, prefix, f) is not None][:3]
-            raise RestoreError(
+            raise BackupIntegrityError(
                 f"the newest backup {folders[0]} in {where} is incomplete (its manifest.json is missing or "
                 "unreadable): a default restore does not fall back to an older backup; choose one explicitly "
                 "with --backup-id (event: backupId)" + (f", e.g. {', '.join(older)}" if older else "")

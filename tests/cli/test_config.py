@@ -205,6 +205,16 @@ def test_list_verifies_every_manifest_and_marks_incomplete_unsigned_and_forged_f
     assert folders[unsigned_id]["authentication"] == "unsigned"
     code, out, _ = cli(*argv, capsys=capsys)
     assert f"the newest backup {newest_id} is incomplete: a default restore refuses" in out
+    restore = ["config", "restore", "--bucket", cb_world.bucket, "--cluster-name", cb_world.cluster,
+               "--namespace", source]  # fmt: skip
+    code, _, err = cli(*restore, capsys=capsys)
+    assert code == 1 and f"the newest backup {newest_id}" in err and "--backup-id" in err
+    code, _, err = cli(*restore, "--backup-id", forged_id, "--dry-run", capsys=capsys)
+    assert code == 1 and "manifest.json is not authentic" in err
+    code, _, err = cli(*restore, "--backup-id", unsigned_id, "--dry-run", capsys=capsys)
+    assert code == 1 and "--allow-unauthenticated" in err
+    code, _, err = cli(*restore, "--backup-id", unsigned_id, "--dry-run", "--allow-unauthenticated", capsys=capsys)
+    assert code == 0, err
     # Without the digest key nothing is claimed about authenticity.
     code, out, _ = cli(*argv, "--digest-key-id", "", "--json", capsys=capsys)
     assert {f.get("authentication") for f in json.loads(out) if f["status"] == "complete"} == {"not verified"}
