@@ -314,6 +314,9 @@ def _isolated_copy(backup: Any, vault: str, source_arn: str, wanted: str | None)
 
 def _drill(args: argparse.Namespace) -> int:
     config = _environment(args)
+    if args.report_dir.exists() and not args.report_dir.is_dir():
+        # Refused before any step runs, not after the drill when the report cannot be written.
+        raise UsageError(f"--report-dir: {args.report_dir} exists and is not a directory")
     now = datetime.now(UTC)
     steps: list[dict[str, Any]] = []
 

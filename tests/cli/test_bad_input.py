@@ -107,3 +107,14 @@ def test_a_bad_kubeconfig_is_one_line_and_exit_2(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and str(kubeconfig) in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_report_dir_that_is_a_file_is_refused_before_the_drill_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report_file = tmp_path / "report"
+    report_file.write_text("not a directory", encoding="utf-8")
+    argv = ["drill", "--env", "production", "--cdk-json", CDK_JSON, "--skip-restore", "--report-dir", str(report_file)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"backupctl: refused: --report-dir: {report_file} exists and is not a directory"
