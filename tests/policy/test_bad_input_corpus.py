@@ -245,11 +245,16 @@ def test_every_bad_cdk_json_value_is_refused_with_its_field_and_value(
     _names_field_and_value(str(refused.value), field, value)
 
 
+def _run_app(outdir: Path, context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """``python app.py`` as the CDK CLI runs it: the context as CDK_CONTEXT_JSON, templates into ``outdir``."""
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_a_synth_refused_for_a_bad_value_prints_one_line_and_exits_1(tmp_path: Path) -> None:
     context = cdk_json_context()
     context["environments"]["staging"]["policy"] = {"logRetentionDays": 91}
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    result = _run_app(tmp_path, context)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [
@@ -266,14 +271,9 @@ def test_a_null_in_cdk_json_means_null_not_the_default(tmp_path: Path) -> None:
     production = context["environments"]["production"]
     production["policy"] = {"accountIsolation": None}
     del production["backupAccount"], production["organization"], production["alerts"]["crossAccountTopicArn"]
-    env = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps(
-            {**context, "environment": "production", "nag": False, "backup-constructs:bundling": "source-only"}
-        ),
-        "CDK_OUTDIR": str(tmp_path),
-    }
-    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = _run_app(
+        tmp_path, {**context, "environment": "production", "nag": False, "backup-constructs:bundling": "source-only"}
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     template = json.loads((tmp_path / "ecommerce-production-backup.template.json").read_text())
     plans = [r for r in template["Resources"].values() if r["Type"] == "AWS::Backup::BackupPlan"]
@@ -285,8 +285,7 @@ def test_a_synth_check_that_fails_prints_each_finding_on_one_line_without_a_stac
     context = cdk_json_context()
     context["environments"]["staging"]["policy"] = {"rpoTargetMinutes": 60, "protectedResourceTypes": ["EBS"]}
     context |= {"environment": "staging", "nag": False, "backup-constructs:bundling": "source-only"}
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
-    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = _run_app(tmp_path, context)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [
