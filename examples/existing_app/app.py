@@ -40,7 +40,11 @@ logs.LogGroup(stack, "Api", retention=logs.RetentionDays.ONE_WEEK)
 policy = BackupPolicy.from_context({"drRegion": "eu-central-1", "logRetentionDays": 90})
 cdk.Aspects.of(app).add(EnforceBackupPolicy(policy), priority=cdk.AspectPriority.MUTATING)
 strategy = BackupStrategy(
-    stack, "Backup", policy=policy, resources=[backup.BackupResource.from_rds_database_instance(orders)]
+    stack,
+    "Backup",
+    policy=policy,
+    resources=[backup.BackupResource.from_rds_database_instance(orders)],
+    backup_account="210987654321",  # the isolated copies' account (production's preset keeps one)
 )
 config = KubernetesConfigBackup(stack, "ConfigBackup", policy=policy, cluster_name="shop", namespaces=["orders"])
 BackupMonitoring(

@@ -8,13 +8,13 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from backup_constructs.core.bundling import CACHE_ENV, cache_root
+from backup_constructs.testing import snapshot_template
 from tests.conftest import ROOT, Synthesized, synth_app
 
 EXPECTED_STACKS = {
@@ -32,7 +32,6 @@ EXPECTED_STACKS = {
     "ecommerce-production-backup-account": "us-east-1",
     "ecommerce-production-organization": "us-east-1",
 }
-_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
 
 def test_every_environment_gets_its_stacks_in_the_right_regions(synthesized: Synthesized) -> None:
@@ -219,13 +218,9 @@ def test_two_synths_give_byte_identical_templates(synthesized: Synthesized, tmp_
         assert (again.outdir / template.name).read_bytes() == template.read_bytes(), template.name
 
 
-def _normalized(template: dict[str, Any]) -> Any:
-    return json.loads(_ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
-
-
 @pytest.mark.parametrize("stack", sorted(EXPECTED_STACKS))
 def test_snapshot(synthesized: Synthesized, snapshot: SnapshotAssertion, stack: str) -> None:
-    assert _normalized(synthesized.templates[stack]) == snapshot(extension_class=JSONSnapshotExtension)
+    assert snapshot_template(synthesized.templates[stack]) == snapshot(extension_class=JSONSnapshotExtension)
 
 
 def test_policy_overrides_in_context_change_the_synthesized_plan(tmp_path: Path) -> None:

@@ -171,6 +171,8 @@ def test_the_adoption_example_synthesizes_from_the_installed_wheel(installed: In
         env=os.environ | {"PYTHONPATH": ""},
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    manifest = (workdir / "cdk.out" / "manifest.json").read_text()
+    assert "aws:cdk:error" not in manifest  # nothing the CLI would stop the synth for
     template = json.loads((workdir / "cdk.out" / "ShopProduction.template.json").read_text())
     resources = template["Resources"].values()
     (db,) = [r for r in resources if r["Type"] == "AWS::RDS::DBInstance"]
