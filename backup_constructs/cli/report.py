@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from backup_constructs.policy import CLOUDWATCH_METRIC_RETENTION_MONTHS, BackupPolicy
+from backup_constructs.policy import CLOUDWATCH_METRIC_RETENTION_MONTHS, BackupPolicy, ResourceType
 from backup_constructs.policy.cron import CronSchedule, max_gap_minutes
 from backup_constructs.policy.immutability import immutability
 from backup_constructs.policy.rpo import (
@@ -182,6 +182,51 @@ def _rpo_row(scope: str, a: RpoAssessment) -> tuple[str, ...]:
     )
 
 
+def mermaid_diagram(policy: BackupPolicy) -> list[str]:
+    """What is protected where, as a Mermaid flowchart (GitHub renders it): each store with its retention,
+    each path with its worst-case RPO, all from the policy."""
+    env = policy.environment
+    rds = ResourceType.RDS
+    in_region = achieved_rpo(policy, rds)
+    retention = ", ".join(f"{r.name} {r.retention_days} d" for r in policy.rules)
+    lines = [
+        "```mermaid",
+        "flowchart LR",
+        f'  db[("database ({env})")]',
+        f'  vault["vault {policy.backup_vault_name}<br/>{retention}"]',
+        f'  db -- "backups, RPO {format_minutes(in_region.worst_case_minutes)}" --> vault',
+    ]
+    if policy.dr_region:
+        copied = ", ".join(f"{r.name} {r.dr_retention_days} d" for r in policy.rules if r.copy_to_dr)
+        lines.append(f'  dr["DR vault {policy.dr_backup_vault_name} ({policy.dr_region})<br/>{copied or "no copies"}"]')
+        lines.append('  vault -- "copies" --> dr')
+        dr_rpo = achieved_dr_rpo(policy, rds)
+        if policy.wants_replica and dr_rpo is not None:
+            lines.append(f'  replica[("read replica ({policy.dr_region})")]')
+            lines.append(f'  db -- "replication, RPO {format_minutes(dr_rpo.worst_case_minutes)}" --> replica')
+    isolated = achieved_account_loss_rpo(policy, rds)
+    if isolated is not None and policy.account_isolation is not None:
+        spec = policy.account_isolation
+        lines.append(
+            f'  iso["{policy.isolated_vault_name} (backup account)<br/>{spec.retention_days} d, compliance lock"]'
+        )
+        lines.append(f'  vault -- "daily copy, RPO {format_minutes(isolated.worst_case_minutes)}" --> iso')
+    config = policy.config_backup
+    rows = {(c.scope, c.change): c for c in config_rpo(policy)}
+    deploy = rows.get(("in-region", "through a deploy"))
+    lines.append('  k8s(["Kubernetes ConfigMaps and Secrets"])')
+    lines.append(
+        f'  bucket["configuration bucket<br/>{config.retention_days} d, Object Lock {config.object_lock_mode.value}"]'
+    )
+    label = f"export, RPO {format_minutes(deploy.worst_case_minutes)} on deploy" if deploy else "export"
+    lines.append(f'  k8s -- "{label}" --> bucket')
+    if policy.dr_region:
+        lines.append(f'  cfgdr["configuration replica ({policy.dr_region})<br/>{config.retention_days} d"]')
+        lines.append('  bucket -- "S3 replication (RTC)" --> cfgdr')
+    lines += ["```", ""]
+    return lines
+
+
 def render_report(policies: Sequence[BackupPolicy], fmt: str = "markdown") -> str:
     """The strategy document for ``policies`` (one section per environment)."""
     if fmt not in FORMATS:
@@ -197,7 +242,8 @@ def render_report(policies: Sequence[BackupPolicy], fmt: str = "markdown") -> st
         ]
     for policy in policies:
         if fmt == "markdown":
-            lines += [f"## {policy.environment}", ""]
+            lines += [f"## {policy.environment}", "", f"### What is protected where ({policy.environment})", ""]
+            lines += mermaid_diagram(policy)
         for table in strategy_tables(policy):
             lines += render(table)
     return "\n".join(lines).rstrip() + "\n"

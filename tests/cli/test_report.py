@@ -95,3 +95,26 @@ def test_the_threat_model_cites_only_tests_that_exist() -> None:
     assert missing == []
     for path in re.findall(r"`(tests/[\w/.]+)`", text):
         assert (ROOT / path).exists(), path
+
+
+def test_the_diagram_shows_each_store_with_its_retention_and_each_path_with_its_rpo_from_the_policy() -> None:
+    from backup_constructs.cli.report import mermaid_diagram
+    from backup_constructs.policy import BackupPolicy
+
+    production = "\n".join(mermaid_diagram(BackupPolicy.production()))
+    assert production.startswith("```mermaid\nflowchart LR")
+    for wanted in (
+        'db -- "backups, RPO 5 min" --> vault',
+        "DR vault ecommerce-backup-production-dr (us-west-2)<br/>daily-full 30 d, hourly-incremental 7 d",
+        'db -- "replication, RPO 1 min" --> replica',
+        "ecommerce-backup-production-isolated (backup account)<br/>35 d, compliance lock",
+        'vault -- "daily copy, RPO 28 h" --> iso',
+        "configuration bucket<br/>90 d, Object Lock compliance",
+        'bucket -- "S3 replication (RTC)" --> cfgdr',
+    ):
+        assert wanted in production, wanted
+    changed = "\n".join(mermaid_diagram(BackupPolicy.from_context({"rules": {"daily-full": {"retentionDays": 60}}})))
+    assert "daily-full 60 d" in changed and "daily-full 30 d, hourly" not in changed.split("dr[")[0]
+    staging = "\n".join(mermaid_diagram(BackupPolicy.staging()))
+    assert "dr[" not in staging and "iso[" not in staging and "replica" not in staging
+    assert "Object Lock governance" in staging
