@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -64,13 +65,19 @@ def parse_time(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+DIGEST_HELP = f"the KMS HMAC key for Secret digests (default: ${DIGEST_KEY_ENV}; with --env: the environment's)"
+
+
 def add_config_commands(sub: Any) -> None:
     config = sub.add_parser("config", help="Kubernetes ConfigMaps and Secrets: export, list, restore")
     commands = config.add_subparsers(dest="config_command", required=True)
 
     def common(p: argparse.ArgumentParser, *, connect: bool) -> None:
-        p.add_argument("--bucket", required=True, help="the configuration backup bucket")
-        p.add_argument("--cluster-name", help="EKS cluster (connects with an EKS token unless --kubeconfig is used)")
+        p.add_argument("--env", help="an environment of cdk.json: cluster, bucket and keys from it (flags override)")
+        p.add_argument("--cdk-json", type=Path, default=Path("cdk.json"), help="with --env (default: ./cdk.json)")
+        p.add_argument("--bucket", help="the configuration backup bucket (default with --env: the environment's)")
+        p.add_argument("--cluster-name", help="EKS cluster (connects with an EKS token unless --kubeconfig is used; "
+                       "default with --env: the environment's)")  # fmt: skip
         if connect:
             p.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG, then in-cluster)")
             p.add_argument("--context", help="kubeconfig context (default: current)")
@@ -78,11 +85,12 @@ def add_config_commands(sub: Any) -> None:
 
     export = commands.add_parser("export", help="back up namespaces now")
     common(export, connect=True)
-    export.add_argument("--kms-key-id", action="append", required=True, dest="kms_keys", type=kms_key_arn,
-                        help="a SOPS recipient key (ARN or alias ARN); repeat for the DR region's key")  # fmt: skip
-    export.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV),
-                        help=f"the KMS HMAC key for Secret digests (default: ${DIGEST_KEY_ENV})")  # fmt: skip
-    export.add_argument("--namespace", action="append", required=True, dest="namespaces", type=namespace_name)
+    export.add_argument("--kms-key-id", action="append", dest="kms_keys", type=kms_key_arn,
+                        help="a SOPS recipient key (ARN or alias ARN); repeat for the DR region's key "
+                             "(default with --env: the SOPS keys of both regions)")  # fmt: skip
+    export.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV), help=DIGEST_HELP)
+    export.add_argument("--namespace", action="append", dest="namespaces", type=namespace_name,
+                        help="repeatable (default with --env: the environment's namespaces)")  # fmt: skip
     export.add_argument("--force", action="store_true", help="write a backup even when nothing changed")
     export.add_argument("--include-helm-releases", action="store_true")
     export.set_defaults(handler=_export)
@@ -90,14 +98,14 @@ def add_config_commands(sub: Any) -> None:
     listing = commands.add_parser("list", help="complete backups of a namespace, newest first")
     common(listing, connect=True)
     listing.add_argument("--namespace", required=True, type=namespace_name)
-    listing.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV),
-                         help=f"verify each manifest with this KMS HMAC key (default: ${DIGEST_KEY_ENV})")  # fmt: skip
+    listing.add_argument(
+        "--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV), help="verify each manifest: " + DIGEST_HELP
+    )
     listing.set_defaults(handler=_list)
 
     restore = commands.add_parser("restore", help="verify a backup and apply it back")
     common(restore, connect=True)
-    restore.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV),
-                         help=f"the KMS HMAC key for Secret digests (default: ${DIGEST_KEY_ENV})")  # fmt: skip
+    restore.add_argument("--digest-key-id", default=os.environ.get(DIGEST_KEY_ENV), help=DIGEST_HELP)
     restore.add_argument(
         "--namespace", required=True, type=namespace_name, help="the namespace the backup was taken from"
     )
@@ -161,6 +169,57 @@ def _cluster_for_listing(args: argparse.Namespace) -> str:
 
         return cluster_short_name(args.cluster_name)
     return _connect(args)[1]
+
+
+def resolve_environment(args: argparse.Namespace) -> None:
+    """Fill what ``--env`` names and the flags did not: the cluster, the bucket, the SOPS keys of both
+    regions and the digest key, from cdk.json and the naming rules the stacks use (each reported on
+    stderr with where it came from); without ``--env`` the flags are required as before."""
+    from backup_constructs.policy.environments import load_environments, read_cdk_context
+    from backup_constructs.policy.naming import (
+        config_bucket_name,
+        config_digest_key_alias,
+        config_region_digest_key_alias,
+        config_sops_key_alias,
+        partition_for,
+        resource_prefix,
+    )
+
+    if args.env is not None:
+        (config,) = load_environments(read_cdk_context(args.cdk_json), only=args.env)
+        k8s = config.kubernetes
+        if k8s is None:
+            raise UsageError(f"--env {args.env}: the environment has no kubernetes settings in {args.cdk_json}")
+        prefix = resource_prefix(config.policy)
+        partition = partition_for(config.region)
+
+        def alias_arn(region: str, alias: str) -> str:
+            return f"arn:{partition}:kms:{region}:{config.account}:{alias}"
+
+        digest_alias = config_region_digest_key_alias(prefix) if config.dr_region else config_digest_key_alias(prefix)
+        resolved: dict[str, str | list[str]] = {
+            "cluster_name": k8s.cluster_name,
+            "bucket": config_bucket_name(prefix, config.account, config.region),
+            "digest_key_id": alias_arn(config.region, digest_alias),
+        }
+        if hasattr(args, "kms_keys"):
+            regions = [config.region, *([config.dr_region] if config.dr_region else [])]
+            resolved["kms_keys"] = [alias_arn(r, config_sops_key_alias(prefix)) for r in regions]
+        if hasattr(args, "namespaces"):
+            resolved["namespaces"] = list(k8s.namespaces)
+        environ_digest = os.environ.get(DIGEST_KEY_ENV)
+        for name, value in resolved.items():
+            current = getattr(args, name, None)
+            if current and not (name == "digest_key_id" and current == environ_digest):
+                continue
+            setattr(args, name, value)
+            _progress(f"{name.replace('_', '-')}: {value} (from --env {args.env})")
+    if not args.bucket:
+        raise UsageError("--bucket: not given; name the configuration bucket, or give --env")
+    if getattr(args, "kms_keys", ...) in (None, []):
+        raise UsageError("--kms-key-id: not given; name the SOPS keys (both regions), or give --env")
+    if getattr(args, "namespaces", ...) in (None, []):
+        raise UsageError("--namespace: not given; name at least one, or give --env")
 
 
 def _digest_key(args: argparse.Namespace) -> str:
@@ -280,13 +339,15 @@ def run_config_command(args: argparse.Namespace) -> int:
     """Run a ``config`` command, mapping refusals to exit 2 and failures to exit 1."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from backup_constructs.policy import PolicyError
     from lambdas.config_backup import BackupIntegrityError, ConfigBackupError, RestoreError
     from lambdas.kubernetes.client import KubeConfigError, KubeError
 
     try:
+        resolve_environment(args)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
-    except (UsageError, KubeConfigError) as err:
+    except (UsageError, KubeConfigError, PolicyError) as err:
         print(f"backupctl: {err}", file=sys.stderr)
         return EXIT_USAGE
     except BackupIntegrityError as err:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from backup_constructs.cli.main import main
+from tests.conftest import ROOT
 from tests.fixtures.config_world import CB_PLAIN_SECRETS, CB_PRIMARY_REGION, CbWorld
 
 
@@ -265,3 +266,48 @@ def test_kms_refusing_to_decrypt_is_a_failure_exit_1_not_refused_input(
                        "--namespace", source, "--to-namespace", target, capsys=capsys)  # fmt: skip
     assert code == 1 and "cannot decrypt secrets.sops.yaml" in err and "AccessDenied" in err
     assert cb_world.server.requests_matching("PATCH") == []
+
+
+def _resolved(*argv: str) -> Any:
+    from backup_constructs.cli.config import resolve_environment
+    from backup_constructs.cli.main import build_parser
+
+    args = build_parser().parse_args(["config", *argv, "--cdk-json", str(ROOT / "cdk.json")])
+    resolve_environment(args)
+    return args
+
+
+def test_env_finds_cluster_bucket_keys_and_namespaces_as_the_stacks_name_them(synthesized: Any) -> None:
+    args = _resolved("export", "--env", "production")
+    assert args.cluster_name == "ecommerce-production" and args.namespaces == ["production"]
+    assert args.bucket == "ecommerce-backup-production-config-111111111111-us-east-1"
+    sops = "alias/ecommerce-backup-production-config-sops"
+    assert args.kms_keys == [f"arn:aws:kms:{r}:111111111111:{sops}" for r in ("us-east-1", "us-west-2")]
+    digest = "alias/ecommerce-backup-production-config-digest-mr"
+    assert args.digest_key_id == f"arn:aws:kms:us-east-1:111111111111:{digest}"
+    # The names the stacks give them.
+    buckets = synthesized.resources("ecommerce-production-config-backup", "AWS::S3::Bucket").values()
+    assert args.bucket in {b["Properties"].get("BucketName") for b in buckets}
+    for stack in ("ecommerce-production-config-backup", "ecommerce-production-backup-dr"):
+        aliases = {a["Properties"]["AliasName"] for a in synthesized.resources(stack, "AWS::KMS::Alias").values()}
+        assert sops in aliases, stack
+    aliases = {
+        a["Properties"]["AliasName"]
+        for a in synthesized.resources("ecommerce-production-config-backup", "AWS::KMS::Alias").values()
+    }
+    assert digest in aliases
+    staging = _resolved("restore", "--env", "staging", "--namespace", "staging")
+    assert staging.digest_key_id == "arn:aws:kms:us-east-1:111111111111:alias/ecommerce-backup-staging-config-digest"
+
+
+def test_explicit_flags_override_what_env_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BACKUPCTL_DIGEST_KEY_ID", raising=False)
+    args = _resolved("list", "--env", "production", "--namespace", "production", "--bucket", "my-bucket")
+    assert args.bucket == "my-bucket" and args.cluster_name == "ecommerce-production"
+
+
+def test_without_env_the_bucket_and_keys_are_required(cli: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli("config", "list", "--namespace", "orders", capsys=capsys)
+    assert code == 2 and "--bucket: not given" in err and "--env" in err
+    code, _, err = cli("config", "export", "--bucket", "b", "--namespace", "orders", capsys=capsys)
+    assert code == 2 and "--kms-key-id: not given" in err
