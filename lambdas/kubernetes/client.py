@@ -170,6 +170,110 @@ def _token_file(path: Path) -> Callable[[], str]:
     return provide
 
 
+EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
+# Refresh this long before the credential's own expiry (clock skew, a request in flight).
+_EXEC_EXPIRY_MARGIN_SECONDS = 30.0
+
+
+class ExecCredential:
+    """A token from a kubeconfig ``exec`` credential plugin, as client-go runs one: ``command`` with
+    ``args`` and ``env`` added to this process's environment, ``KUBERNETES_EXEC_INFO`` describing the call
+    (and the cluster when ``provideClusterInfo``), stdin inherited only for ``interactiveMode: Always``
+    (``IfAvailable`` and ``Never`` get none here: the CLI and the runtime never prompt). The
+    ``ExecCredential`` it prints is cached until ``status.expirationTimestamp`` (30 s before), and
+    :meth:`invalidate` drops it (the client calls it on a 401 and retries once)."""
+
+    def __init__(self, spec: Mapping[str, Any], *, server: str, ca_data: bytes | None, where: str) -> None:
+        api_version = spec.get("apiVersion")
+        if api_version not in EXEC_API_VERSIONS:
+            raise KubeConfigError(f"{where}: exec apiVersion {api_version!r}; allowed: {', '.join(EXEC_API_VERSIONS)}")
+        command = spec.get("command")
+        if not isinstance(command, str) or not command:
+            raise KubeConfigError(f"{where}: exec needs a command")
+        args = spec.get("args") or []
+        env = spec.get("env") or []
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise KubeConfigError(f"{where}: exec args must be a list of strings")
+        if not isinstance(env, list) or not all(isinstance(e, Mapping) and "name" in e for e in env):
+            raise KubeConfigError(f"{where}: exec env must be a list of {{name, value}}")
+        self.api_version = str(api_version)
+        self.command = [command, *args]
+        self.env = {str(e["name"]): str(e.get("value", "")) for e in env}
+        self.interactive = spec.get("interactiveMode") == "Always"
+        self.cluster_info: dict[str, Any] | None = None
+        if spec.get("provideClusterInfo"):
+            self.cluster_info = {"server": server}
+            if ca_data:
+                self.cluster_info["certificate-authority-data"] = base64.b64encode(ca_data).decode("ascii")
+        self.where = where
+        self._lock = threading.Lock()
+        self._token = ""
+        self._expires: float | None = None
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token, self._expires = "", None
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._token and (self._expires is None or time.time() < self._expires):
+                return self._token
+            self._token, self._expires = self._run()
+            return self._token
+
+    def _run(self) -> tuple[str, float | None]:
+        import subprocess
+
+        info: dict[str, Any] = {"interactive": self.interactive}
+        if self.cluster_info is not None:
+            info["cluster"] = self.cluster_info
+        exec_info = {"apiVersion": self.api_version, "kind": "ExecCredential", "spec": info}
+        env = {**os.environ, **self.env, "KUBERNETES_EXEC_INFO": json.dumps(exec_info)}
+        try:
+            done = subprocess.run(
+                self.command,
+                env=env,
+                stdin=None if self.interactive else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise KubeConfigError(f"{self.where}: exec plugin {self.command[0]!r} could not run: {exc}") from None
+        if done.returncode != 0:
+            detail = (done.stderr or "").strip().splitlines()[-1:] or ["no message"]
+            raise KubeConfigError(
+                f"{self.where}: exec plugin {self.command[0]!r} exited {done.returncode}: {detail[0]}"
+            )
+        try:
+            credential = json.loads(done.stdout)
+        except ValueError:
+            raise KubeConfigError(
+                f"{self.where}: exec plugin {self.command[0]!r} printed no ExecCredential JSON"
+            ) from None
+        status = credential.get("status") if isinstance(credential, Mapping) else None
+        if credential.get("apiVersion") != self.api_version or not isinstance(status, Mapping):
+            raise KubeConfigError(f"{self.where}: exec plugin answered {credential.get('apiVersion')!r}, not an "
+                                  f"ExecCredential of {self.api_version} with a status")  # fmt: skip
+        token = status.get("token")
+        if not isinstance(token, str) or not token:
+            raise KubeConfigError(
+                f"{self.where}: exec plugin returned no token (client certificates from a plugin are not supported)"
+            )
+        expiry = status.get("expirationTimestamp")
+        expires: float | None = None
+        if expiry:
+            try:
+                at = datetime.fromisoformat(str(expiry).replace("Z", "+00:00"))
+            except ValueError:
+                raise KubeConfigError(
+                    f"{self.where}: exec plugin expirationTimestamp {expiry!r} is not RFC 3339"
+                ) from None
+            expires = at.timestamp() - _EXEC_EXPIRY_MARGIN_SECONDS
+        return token, expires
+
+
 def cluster_short_name(name: str) -> str:
     """``arn:aws:eks:region:acct:cluster/NAME`` -> ``NAME``; anything else unchanged."""
     match = _EKS_ARN.match(name)
@@ -232,7 +336,8 @@ def load_kubeconfig(path: str | None = None, *, context: str | None = None) -> t
     the in-cluster service account when none exists and ``KUBERNETES_SERVICE_HOST`` is set).
 
     Returns the connection and the current cluster's name (for EKS ARNs, the bare cluster name).
-    Exec credential plugins and auth providers are not supported (raise :class:`KubeConfigError`).
+    ``exec`` credential plugins (:class:`ExecCredential`) provide tokens; auth providers are not supported
+    (raise :class:`KubeConfigError`).
     """
     if path is None:
         entries = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
@@ -278,11 +383,6 @@ def load_kubeconfig(path: str | None = None, *, context: str | None = None) -> t
     if parsed.scheme not in ("https", "http") or not parsed.hostname:
         # Refused here, not retried: no request to a malformed address ever succeeds.
         raise KubeConfigError(f"kubeconfig {shown}: cluster {cluster_name!r} server {server!r} is not an http(s) URL")
-    if "exec" in user:
-        raise KubeConfigError(
-            f"kubeconfig {shown}: user {user_name!r} uses an exec credential plugin, which is not supported;"
-            " use an EKS token instead (eks_connection / --cluster-name)"
-        )
     if "auth-provider" in user:
         raise KubeConfigError(f"kubeconfig {shown}: user {user_name!r} uses an auth-provider, which is not supported")
     ca_data: bytes | None = None
@@ -293,7 +393,11 @@ def load_kubeconfig(path: str | None = None, *, context: str | None = None) -> t
             raise KubeConfigError(f"kubeconfig {shown}: certificate-authority-data is not valid base64") from exc
     ca_file = resolve(cluster["certificate-authority"]) if cluster.get("certificate-authority") else None
     token_provider: Callable[[], str] | None = None
-    if user.get("token"):
+    if isinstance(user.get("exec"), Mapping):
+        token_provider = ExecCredential(
+            user["exec"], server=str(server), ca_data=ca_data, where=f"kubeconfig {shown}: user {user_name!r}"
+        )
+    elif user.get("token"):
         token_provider = _static_token(str(user["token"]))
     elif user.get("tokenFile"):
         token_provider = _token_file(Path(resolve(user["tokenFile"])))
@@ -628,6 +732,7 @@ class KubeClient:
         url = self._server + path + (f"?{urlencode(query)}" if query else "")
         attempts = self.max_retries + 1
         last = ""
+        refreshed = False
         for attempt in range(attempts):
             headers = {"Accept": "application/json", "User-Agent": "aws-backup-strategy-lambdas"}
             if self.conn.token_provider is not None:
@@ -648,6 +753,13 @@ class KubeClient:
                 status = response.status
                 if 200 <= status < 300:
                     return status, self._decode(method, path, response.data)
+                invalidate = getattr(self.conn.token_provider, "invalidate", None)
+                if status == 401 and callable(invalidate) and not refreshed:
+                    # An expired or revoked exec credential: fetch a new one and retry once.
+                    invalidate()
+                    refreshed = True
+                    LOG.info("%s %s: 401; refreshing the exec credential and retrying", method, path)
+                    continue
                 if status != 429 and status < 500:
                     raise self._error(method, path, target, status, response.data)
                 last = f"{status} {self._status_text(response.data)}"

@@ -132,7 +132,7 @@ def test_load_kubeconfig_from_env_and_exec_rejected(
 
     config["users"][0]["user"] = {"exec": {"command": "aws", "args": ["eks", "get-token"]}}
     path.write_text(yaml.safe_dump(config))
-    with pytest.raises(KubeConfigError, match="exec credential plugin"):
+    with pytest.raises(KubeConfigError, match=r"exec apiVersion None; allowed: client\.authentication\.k8s\.io/v1"):
         load_kubeconfig()
 
 
@@ -444,3 +444,122 @@ def test_a_tls_handshake_the_peer_closes_is_retried_and_a_bad_certificate_is_not
     with pytest.raises(KubeError, match="TLS error"):
         KubeClient(untrusted, sleep=waits.append).namespace_exists("default")
     assert waits == []
+
+
+PLUGIN = """#!{python}
+import json, os, sys
+calls = os.environ["PLUGIN_CALLS"]
+with open(calls, "a") as f:
+    f.write(os.environ["KUBERNETES_EXEC_INFO"] + "\\n")
+n = sum(1 for _ in open(calls))
+tokens = os.environ["PLUGIN_TOKENS"].split(",")
+status = {{"token": tokens[min(n, len(tokens)) - 1]}}
+if os.environ.get("PLUGIN_EXPIRY"):
+    status["expirationTimestamp"] = os.environ["PLUGIN_EXPIRY"]
+print(json.dumps({{"apiVersion": os.environ["PLUGIN_API"], "kind": "ExecCredential", "status": status}}))
+"""
+
+
+def _exec_kubeconfig(
+    server: FakeKubeApiServer, tmp_path: Path, *, api: str, tokens: list[str], expiry: str | None = None
+) -> tuple[Path, Path]:
+    import sys
+
+    import yaml
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    plugin = tmp_path / "fake-plugin"
+    plugin.write_text(PLUGIN.format(python=sys.executable), encoding="utf-8")
+    plugin.chmod(0o755)
+    calls = tmp_path / "calls"
+    path = server.write_kubeconfig(tmp_path / "kubeconfig", namespace=NS)
+    config = yaml.safe_load(path.read_text())
+    values = {"PLUGIN_CALLS": str(calls), "PLUGIN_TOKENS": ",".join(tokens), "PLUGIN_API": api}
+    if expiry:
+        values["PLUGIN_EXPIRY"] = expiry
+    env = [{"name": k, "value": v} for k, v in values.items()]
+    config["users"][0]["user"] = {
+        "exec": {
+            "apiVersion": api,
+            "command": str(plugin),
+            "args": [],
+            "env": env,
+            "interactiveMode": "Never",
+            "provideClusterInfo": True,
+        }
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path, calls
+
+
+@pytest.mark.parametrize("api", ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"])
+def test_an_exec_credential_plugin_provides_the_token_once_until_it_expires(
+    server: FakeKubeApiServer, tmp_path: Path, api: str
+) -> None:
+    import json
+
+    path, calls = _exec_kubeconfig(server, tmp_path, api=api, tokens=[server.token])
+    conn, _ = load_kubeconfig(str(path))
+    client = KubeClient(conn, sleep=no_sleep)
+    assert client.namespace_exists(NS) and client.namespace_exists("default")
+    infos = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert len(infos) == 1  # cached: no expiry given
+    assert infos[0]["apiVersion"] == api and infos[0]["spec"]["interactive"] is False
+    assert infos[0]["spec"]["cluster"]["server"] == server.url  # provideClusterInfo
+    # An expiry in the past: every request runs the plugin again.
+    path, calls = _exec_kubeconfig(server, tmp_path / "expired", api=api, tokens=[server.token],
+                                   expiry="2000-01-01T00:00:00Z")  # fmt: skip
+    conn, _ = load_kubeconfig(str(path))
+    client = KubeClient(conn, sleep=no_sleep)
+    assert client.namespace_exists(NS) and client.namespace_exists(NS)
+    assert len(calls.read_text().splitlines()) == 2
+
+
+def test_a_401_refreshes_the_exec_credential_once(server: FakeKubeApiServer, tmp_path: Path) -> None:
+    path, calls = _exec_kubeconfig(
+        server, tmp_path, api="client.authentication.k8s.io/v1", tokens=["stale", server.token]
+    )
+    conn, _ = load_kubeconfig(str(path))
+    assert KubeClient(conn, sleep=no_sleep).namespace_exists(NS)
+    assert len(calls.read_text().splitlines()) == 2  # the stale token, then a fresh one after the 401
+    path, calls = _exec_kubeconfig(server, tmp_path / "bad", api="client.authentication.k8s.io/v1", tokens=["bad"])
+    conn, _ = load_kubeconfig(str(path))
+    with pytest.raises(KubeUnauthorizedError):
+        KubeClient(conn, sleep=no_sleep).namespace_exists(NS)
+    assert len(calls.read_text().splitlines()) == 2  # refreshed once, then the 401 stands
+
+
+def test_a_failing_or_silent_plugin_is_a_clear_error(server: FakeKubeApiServer, tmp_path: Path) -> None:
+    path, _ = _exec_kubeconfig(server, tmp_path, api="client.authentication.k8s.io/v1", tokens=[server.token])
+    import yaml
+
+    config = yaml.safe_load(path.read_text())
+    config["users"][0]["user"]["exec"]["command"] = "/bin/false"
+    path.write_text(yaml.safe_dump(config))
+    conn, _ = load_kubeconfig(str(path))
+    with pytest.raises(KubeConfigError, match="exec plugin '/bin/false' exited 1"):
+        KubeClient(conn, sleep=no_sleep).namespace_exists(NS)
+    config["users"][0]["user"]["exec"]["command"] = "/bin/true"
+    path.write_text(yaml.safe_dump(config))
+    conn, _ = load_kubeconfig(str(path))
+    with pytest.raises(KubeConfigError, match="printed no ExecCredential JSON"):
+        KubeClient(conn, sleep=no_sleep).namespace_exists(NS)
+
+
+def test_kubectl_reads_the_same_exec_kubeconfig(server: FakeKubeApiServer, tmp_path: Path) -> None:
+    """The real kubectl and this client, one kubeconfig with an exec plugin: both authenticate."""
+    import subprocess
+
+    from tests.support.test_k8s_apiserver import KUBECTL
+
+    path, calls = _exec_kubeconfig(server, tmp_path, api="client.authentication.k8s.io/v1", tokens=[server.token])
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "KUBECONFIG": str(path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(KUBECTL), "get", "namespace", NS, "-o", "name"], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"namespace/{NS}"
+    assert len(calls.read_text().splitlines()) >= 1  # kubectl ran the plugin
+    conn, _ = load_kubeconfig(str(path))
+    assert KubeClient(conn, sleep=no_sleep).namespace_exists(NS)
