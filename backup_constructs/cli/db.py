@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from backup_constructs.cli.config import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parse_time
+from backup_constructs.cli.progress import Progress
 from backup_constructs.policy.environments import EnvironmentConfig, load_environments, read_cdk_context
 from backup_constructs.policy.naming import (
     backup_role_name,
@@ -133,7 +134,11 @@ def _db_backup(args: argparse.Namespace) -> int:
     )
     result: dict[str, Any] = {"jobId": job.job_id, "vault": job.vault_name, "resource": job.resource_arn}
     if args.wait:
-        done = wait_for_backup(backup=backup, job_id=job.job_id, progress=_progress, poll_s=args.poll_seconds)
+        progress = Progress()
+        try:
+            done = wait_for_backup(backup=backup, job_id=job.job_id, progress=progress, poll_s=args.poll_seconds)
+        finally:
+            progress.close()
         result |= {"state": done.state, "recoveryPoint": done.recovery_point_arn}
     _print(args, result, [f"{k}: {v}" for k, v in result.items()])
     return EXIT_OK
@@ -161,17 +166,21 @@ def _run_restore(plan: Any, config: EnvironmentConfig, *, wait: bool, poll_s: fl
 
     rds, backup = aws_client("rds", config.region), aws_client("backup", config.region)
     started = execute_restore(plan, rds=rds, backup=backup)
-    _progress(f"restore of {plan.source_instance_id} into {plan.target_instance_id} started ({plan.mode})")
+    progress = Progress(rto_minutes=config.policy.rto_target_minutes)
+    progress(f"restore of {plan.source_instance_id} into {plan.target_instance_id} started ({plan.mode})")
     result: dict[str, Any] = {"target": started.target_instance_id, "restoreJobId": started.restore_job_id}
     if wait:
-        done = wait_for_restore(
-            rds=rds,
-            backup=backup,
-            started=started,
-            progress=_progress,
-            rto_minutes=config.policy.rto_target_minutes,
-            poll_s=poll_s,
-        )
+        try:
+            done = wait_for_restore(
+                rds=rds,
+                backup=backup,
+                started=started,
+                progress=progress,
+                rto_minutes=config.policy.rto_target_minutes,
+                poll_s=poll_s,
+            )
+        finally:
+            progress.close()
         result |= {
             "status": done.status,
             "elapsedMinutes": round(done.elapsed_minutes, 1),
@@ -264,23 +273,28 @@ def _restore_from_backup_account(args: argparse.Namespace, config: EnvironmentCo
     job = backup.start_restore_job(
         RecoveryPointArn=point["RecoveryPointArn"], IamRoleArn=role, Metadata=metadata, ResourceType="RDS"
     )
-    _progress(f"restore job {job['RestoreJobId']} started: {point['RecoveryPointArn']} into {target} ({account})")
+    progress = Progress(rto_minutes=policy.rto_target_minutes)
+    progress(f"restore job {job['RestoreJobId']} started: {point['RecoveryPointArn']} into {target} ({account})")
     result: dict[str, Any] = {"target": target, "restoreJobId": job["RestoreJobId"], "from": point["RecoveryPointArn"]}
     if args.wait:
         started = RestoreStarted("recovery_point", config.database_identifier, target, started_at, job["RestoreJobId"])
-        done = wait_for_restore(
-            rds=rds,
-            backup=backup,
-            started=started,
-            progress=_progress,
-            rto_minutes=policy.rto_target_minutes,
-            poll_s=args.poll_seconds,
-        )
+        try:
+            done = wait_for_restore(
+                rds=rds,
+                backup=backup,
+                started=started,
+                progress=progress,
+                rto_minutes=policy.rto_target_minutes,
+                poll_s=args.poll_seconds,
+            )
+        finally:
+            progress.close()
         result |= {
             "status": done.status,
             "elapsedMinutes": round(done.elapsed_minutes, 1),
             "endpoint": done.endpoint_address,
         }
+    progress.close()
     _print(args, result, [f"{k}: {v}" for k, v in result.items()])
     return EXIT_OK
 
@@ -319,19 +333,21 @@ def _drill(args: argparse.Namespace) -> int:
         raise UsageError(f"--report-dir: {args.report_dir} exists and is not a directory")
     now = datetime.now(UTC)
     steps: list[dict[str, Any]] = []
+    # Step lines with timestamps (the restore step shows its own live line on a terminal).
+    progress = Progress(rto_minutes=config.policy.restore_test_targets("drill")[1], terminal=False)
 
     def step(name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-        _progress(f"drill step {name} ...")
+        progress(f"drill step {name} ...")
         try:
             detail = action()
         except Exception as exc:  # every step ends with a status, whatever failed
             entry = {"step": name, "status": "FAILED", "detail": f"{type(exc).__name__}: {exc}"}
             steps.append(entry)
-            _progress(f"drill step {name}: FAILED: {entry['detail']}")
+            progress(f"drill step {name}: FAILED: {entry['detail']}")
             return None
         status = str(detail.pop("status", "OK"))
         steps.append({"step": name, "status": status, "detail": detail})
-        _progress(f"drill step {name}: {status}")
+        progress(f"drill step {name}: {status}")
         return detail
 
     step("assess", lambda: _assess(config, now))
