@@ -161,8 +161,20 @@ def _restore_plan(args: argparse.Namespace, config: EnvironmentConfig, target: s
     )
 
 
+def _wait_for_restore(rds: Any, backup: Any, started: Any, progress: Progress, rto: int, poll_s: float) -> Any:
+    """Wait for a restored instance, reporting progress against the RTO (the live line closed either way)."""
+    from lambdas.database.operations import wait_for_restore
+
+    try:
+        return wait_for_restore(
+            rds=rds, backup=backup, started=started, progress=progress, rto_minutes=rto, poll_s=poll_s
+        )
+    finally:
+        progress.close()
+
+
 def _run_restore(plan: Any, config: EnvironmentConfig, *, wait: bool, poll_s: float) -> dict[str, Any]:
-    from lambdas.database.operations import execute_restore, wait_for_restore
+    from lambdas.database.operations import execute_restore
 
     rds, backup = aws_client("rds", config.region), aws_client("backup", config.region)
     started = execute_restore(plan, rds=rds, backup=backup)
@@ -170,17 +182,7 @@ def _run_restore(plan: Any, config: EnvironmentConfig, *, wait: bool, poll_s: fl
     progress(f"restore of {plan.source_instance_id} into {plan.target_instance_id} started ({plan.mode})")
     result: dict[str, Any] = {"target": started.target_instance_id, "restoreJobId": started.restore_job_id}
     if wait:
-        try:
-            done = wait_for_restore(
-                rds=rds,
-                backup=backup,
-                started=started,
-                progress=progress,
-                rto_minutes=config.policy.rto_target_minutes,
-                poll_s=poll_s,
-            )
-        finally:
-            progress.close()
+        done = _wait_for_restore(rds, backup, started, progress, config.policy.rto_target_minutes, poll_s)
         result |= {
             "status": done.status,
             "elapsedMinutes": round(done.elapsed_minutes, 1),
@@ -221,7 +223,6 @@ def _restore_from_backup_account(args: argparse.Namespace, config: EnvironmentCo
         RestoreStarted,
         rds_restore_metadata,
         valid_instance_identifier,
-        wait_for_restore,
     )
 
     policy = config.policy
@@ -278,17 +279,7 @@ def _restore_from_backup_account(args: argparse.Namespace, config: EnvironmentCo
     result: dict[str, Any] = {"target": target, "restoreJobId": job["RestoreJobId"], "from": point["RecoveryPointArn"]}
     if args.wait:
         started = RestoreStarted("recovery_point", config.database_identifier, target, started_at, job["RestoreJobId"])
-        try:
-            done = wait_for_restore(
-                rds=rds,
-                backup=backup,
-                started=started,
-                progress=progress,
-                rto_minutes=policy.rto_target_minutes,
-                poll_s=args.poll_seconds,
-            )
-        finally:
-            progress.close()
+        done = _wait_for_restore(rds, backup, started, progress, policy.rto_target_minutes, args.poll_seconds)
         result |= {
             "status": done.status,
             "elapsedMinutes": round(done.elapsed_minutes, 1),
