@@ -35,6 +35,7 @@ from typing import Any
 
 from backup_constructs.cli import db as cli_db
 from backup_constructs.cli.config import EXIT_FAILED, EXIT_OK, UsageError, parse_time
+from backup_constructs.cli.progress import Progress
 from backup_constructs.policy.environments import EnvironmentConfig, load_environments, read_cdk_context
 from backup_constructs.policy.naming import (
     FAILOVER_TAG_KEY,
@@ -352,7 +353,7 @@ class Failover:
                 raise FailoverError(
                     f"{identifier} is not an available standalone instance yet ({status}): --resume later"
                 )
-            cli_db._progress(
+            _progress_for(self)(
                 f"waiting for {identifier} ({instance.get('DBInstanceStatus') if instance else 'creating'})"
             )
             time.sleep(self.args.poll_seconds)
@@ -612,10 +613,18 @@ def run_failover(args: argparse.Namespace) -> int:
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
+def _progress_for(failover: Failover) -> Progress:
+    """Timestamped step lines with the time since the RTO clock started (the outage, if given)."""
+    state = failover.state
+    rto = failover.targets[1] or failover.config.policy.rto_target_minutes
+    return Progress(rto_minutes=rto, since=state.outage_started_at or state.started_at, terminal=False)
+
+
 def _run_step(failover: Failover, step: str) -> bool:
     state = failover.state
     started = datetime.now(UTC)
-    cli_db._progress(f"failover step {step} ...")
+    progress = _progress_for(failover)
+    progress(f"failover step {step} ...")
     try:
         detail = getattr(failover, step)()
     except Exception as exc:  # every step ends with a status; the state says where to resume
@@ -626,7 +635,7 @@ def _run_step(failover: Failover, step: str) -> bool:
             "error": f"{type(exc).__name__}: {exc}",
         }
         state.save()
-        cli_db._progress(f"failover step {step}: FAILED: {state.steps[step]['error']}")
+        progress(f"failover step {step}: FAILED: {state.steps[step]['error']}")
         return False
     status = str(detail.pop("status", "OK"))
     state.steps[step] = {
@@ -636,7 +645,7 @@ def _run_step(failover: Failover, step: str) -> bool:
         "detail": detail,
     }
     state.save()
-    cli_db._progress(f"failover step {step}: {status}")
+    progress(f"failover step {step}: {status}")
     return status != "FAILED"
 
 

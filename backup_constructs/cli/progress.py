@@ -23,16 +23,22 @@ class Progress:
         terminal: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        since: datetime | None = None,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.terminal = self.stream.isatty() if terminal is None else terminal
         self.rto_minutes = rto_minutes
         self._clock, self._now = clock, now
         self._started = clock()
+        # Where the RTO clock starts when it started before this process (an outage, a resumed run).
+        self._since = since
         self._status: Any = None
 
     def elapsed_text(self) -> str:
-        minutes = (self._clock() - self._started) / 60
+        if self._since is not None:
+            minutes = (self._now() - self._since).total_seconds() / 60
+        else:
+            minutes = (self._clock() - self._started) / 60
         text = f"{minutes:.1f} min elapsed"
         if self.rto_minutes is not None:
             share = minutes / self.rto_minutes if self.rto_minutes else 0.0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -385,3 +386,7 @@ def test_a_verification_skipped_without_a_network_path_runs_on_resume_with_one(
     second = json.loads(out)
     assert second["verified"] and second["dataLoss"]["source"] == "newest heartbeat"
     assert "failover step verify: OK" in err and "failover step promote: done earlier" in err
+    # Each step line: a UTC timestamp, and the time since the RTO clock started against the RTO.
+    (verified,) = [line for line in err.splitlines() if "failover step verify: OK" in line]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ backupctl: failover step verify: OK \[", verified), verified
+    assert "min elapsed of the 1 h RTO" in verified

@@ -47,3 +47,13 @@ def test_on_a_terminal_a_live_line_is_drawn_with_rich_and_each_step_is_logged() 
     text = out.getvalue()
     assert "\x1b[" in text  # terminal control sequences: a live display, not plain lines
     assert "restore job r-1: still RUNNING" in text and "150%" in text
+
+
+def test_the_rto_clock_can_start_before_this_process_at_the_outage() -> None:
+    out = io.StringIO()
+    outage = datetime(2026, 12, 2, 4, 30, tzinfo=UTC)
+    progress = Progress(
+        rto_minutes=60, stream=out, terminal=False, since=outage, now=lambda: datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+    )
+    progress("failover step promote ...")
+    assert out.getvalue().rstrip().endswith("failover step promote ... [30.0 min elapsed of the 1 h RTO (50%)]")
