@@ -33,6 +33,7 @@ from lambdas.config_backup.sops import (
     encrypt_document,
 )
 from lambdas.config_backup.storage import (
+    backup_ids,
     latest_complete,
     namespace_digest_key,
     put_new,
@@ -184,7 +185,13 @@ def _export(
         state["latest"] = latest_id
         age = now - parse_backup_id(latest_id)
         fresh = age < timedelta(days=settings.refresh_interval_days)
-        if not force and fresh and objects_fingerprint(latest_manifest) == fingerprint:
+        # A newer, incomplete folder (an interrupted export) would make every default restore refuse:
+        # an unchanged namespace is written again so that the newest backup is a complete one.
+        newest = backup_ids(s3, settings.bucket, settings.cluster, namespace)[:1]
+        interrupted = bool(newest) and newest[0] != latest_id
+        if interrupted:
+            LOG.info("export %s: the newest folder %s is incomplete; writing a complete backup", prefix, newest[0])
+        if not force and fresh and not interrupted and objects_fingerprint(latest_manifest) == fingerprint:
             LOG.info("export %s: unchanged since %s", prefix, latest_id)
             return "unchanged", latest_id, None
         LOG.info(

@@ -337,6 +337,22 @@ def test_s3_failure_mid_backup_leaves_no_manifest(cb_world: CbWorld, cb_seed: Se
     ]
 
 
+def test_an_interrupted_export_is_followed_by_a_complete_backup_even_when_nothing_changed(
+    cb_world: CbWorld, cb_seed: Seed
+) -> None:
+    source = cb_world.ns("interrupted")
+    cb_seed(source)
+    first = export(cb_world, source)
+    broken = export(cb_world, source, s3=FailingS3(cb_world.s3, fail_on=2), now=NOW + timedelta(hours=1), force=True)
+    assert first.result == "created" and broken.result == "failed"
+    # The newest folder is the half-written one: a default restore refuses, so the next run writes again.
+    retry = export(cb_world, source, now=NOW + timedelta(hours=2))
+    assert retry.result == "created" and retry.backup_id not in (first.backup_id, broken.backup_id)
+    assert restore(cb_world, source, dry_run=True).backup_id == retry.backup_id
+    # With the newest complete again, an unchanged namespace is "unchanged" as before.
+    assert export(cb_world, source, now=NOW + timedelta(hours=3)).result == "unchanged"
+
+
 def test_missing_namespace_fails_instead_of_an_empty_backup(cb_world: CbWorld) -> None:
     missing = cb_world.ns("gone")
     result = export(cb_world, missing, correlation={"deployId": "d-42"})
