@@ -25,11 +25,10 @@ from lambdas.contract.errors import PolicyError
 from stacks import STACK_GROUPS, build_environment
 
 
-def raw_context(app: App) -> dict[str, Any]:
+def raw_context() -> dict[str, Any]:
     """The context as the CDK CLI hands it over (``CDK_CONTEXT_JSON``, and its overflow file for large
     contexts), read as JSON here: through jsii a ``null`` disappears, and ``"accountIsolation": null``
     would quietly mean "the default". Empty when the app was not started by the CLI."""
-    del app  # the same process environment the App read
     raw: dict[str, Any] = {}
     overflow = os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
     if overflow and Path(overflow).is_file():
@@ -41,7 +40,7 @@ def raw_context(app: App) -> dict[str, Any]:
 
 def build_app(app: App | None = None) -> App:
     app = app or App()
-    context = {"environments": raw_context(app).get("environments", app.node.try_get_context("environments"))}
+    context = {"environments": raw_context().get("environments", app.node.try_get_context("environments"))}
     selected = app.node.try_get_context("environment")
     # For a real deployment, CDK_DEPLOY_ACCOUNT / CDK_DEPLOY_REGION override the placeholders.
     configs = load_environments(

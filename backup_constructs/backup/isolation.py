@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_backup as backup
-from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from backup_constructs.backup.rules import plan_rule
 from backup_constructs.backup.vault import ProtectedBackupVault, copy_into_vault_statement
-from backup_constructs.policy import AccountIsolationSpec, BackupPolicy, IsolatedVaultKind, VaultLock, VaultLockMode
+from backup_constructs.policy import (
+    AccountIsolationSpec,
+    BackupPolicy,
+    BackupRule,
+    IsolatedVaultKind,
+    VaultLock,
+    VaultLockMode,
+)
 from backup_constructs.policy.naming import isolated_plan_name
 
 
@@ -63,21 +70,18 @@ class IsolatedCopyPlan(Construct):
         spec = policy.account_isolation
         assert spec is not None
         self.plan = backup.BackupPlan(self, "Plan", backup_plan_name=isolated_plan_name(policy), backup_vault=vault)
-        self.plan.add_rule(
-            backup.BackupPlanRule(
-                rule_name="isolated-copy",
-                schedule_expression=events.Schedule.expression(spec.schedule),
-                start_window=Duration.minutes(spec.start_window_minutes),
-                completion_window=Duration.minutes(spec.completion_window_minutes),
-                delete_after=Duration.days(local_retention_days(policy)),
-                copy_actions=[
-                    backup.BackupPlanCopyActionProps(
-                        destination_backup_vault=isolated_vault, delete_after=Duration.days(spec.retention_days)
-                    )
-                ],
-                recovery_point_tags={"backup-environment": policy.environment, "backup-rule": "isolated-copy"},
-            )
+        # A rule like the policy's, whose "DR copy" goes to the isolated vault (same region, other account).
+        rule = BackupRule(
+            name="isolated-copy",
+            purpose="copy outside the account",
+            schedule=spec.schedule,
+            retention_days=local_retention_days(policy),
+            copy_to_dr=True,
+            dr_retention_days=spec.retention_days,
+            start_window_minutes=spec.start_window_minutes,
+            completion_window_minutes=spec.completion_window_minutes,
         )
+        self.plan.add_rule(plan_rule(policy, rule, copy_targets=[isolated_vault]))
         self.selection = self.plan.add_selection(
             "Selection",
             backup_selection_name=f"{policy.environment}-isolated-copies",

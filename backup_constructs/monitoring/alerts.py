@@ -324,8 +324,10 @@ class AlertTopic(Construct):
         for url in https_endpoints:
             self.topic.add_subscription(subscriptions.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS))
         self.forwarder: iam.Role | None = None
+        forward_topic: sns.ITopic | None = None
         if forward_to_topic_arn is not None:
             self.forwarder = self._forwarder(policy, forward_to_topic_arn)
+            forward_topic = sns.Topic.from_topic_arn(self, "ForwardTopic", forward_to_topic_arn)
         self.rules: dict[str, events.Rule] = {}
         # Named, so that the tamper alerts can recognise an attempt on the alert rules themselves.
         rule_prefix = alert_rule_name_prefix(policy)
@@ -344,12 +346,8 @@ class AlertTopic(Construct):
                 continue
             text = events.RuleTargetInput.from_text(_transform(message))
             targets: list[events.IRuleTarget] = [_AlertTarget(self.topic, text)]
-            if self.forwarder is not None and forward_to_topic_arn is not None:
-                targets.append(
-                    _AlertTarget(
-                        sns.Topic.from_topic_arn(self, f"{rule_id}Forward", forward_to_topic_arn), text, self.forwarder
-                    )
-                )
+            if self.forwarder is not None and forward_topic is not None:
+                targets.append(_AlertTarget(forward_topic, text, self.forwarder))
             self.rules[rule_id] = events.Rule(
                 self,
                 rule_id,

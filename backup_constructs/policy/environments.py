@@ -124,11 +124,7 @@ class BackupAccountSettings:
                 "must differ from the environment's own account: a copy in the same account is within "
                 "reach of whoever compromises it",
             )
-        roles = _strings(raw.get("breakGlassRoleArns", []), f"{where}.breakGlassRoleArns")
-        for role in roles:
-            match = _ROLE_ARN_RE.match(role)
-            if not match or match.group(1) != account:
-                _fail(f"{where}.breakGlassRoleArns", role, f"expected an IAM role ARN in account {account}")
+        roles = _roles_in(account, raw.get("breakGlassRoleArns", []), f"{where}.breakGlassRoleArns")
         return cls(account, roles)
 
 
@@ -261,14 +257,10 @@ class EnvironmentConfig:
         if policy.dr_region == region:
             _fail(f"{where}.drRegion", policy.dr_region, "the DR region must differ from the primary region")
         log_groups = _strings(raw.get("applicationLogGroups", []), f"{where}.applicationLogGroups")
-        roles = _strings(raw.get("breakGlassRoleArns", []), f"{where}.breakGlassRoleArns")
         # In the environment's account (as cdk.json names it: a deploy-time account override is the
         # operator's, who then names that account's roles too); an ARN elsewhere would exempt nobody.
-        own = raw.get("account") if isinstance(raw.get("account"), str) else account
-        for role in roles:
-            match = _ROLE_ARN_RE.match(role)
-            if not match or match.group(1) != own:
-                _fail(f"{where}.breakGlassRoleArns", role, f"expected an IAM role ARN in account {own}")
+        own: str = raw["account"] if isinstance(raw.get("account"), str) else account
+        roles = _roles_in(own, raw.get("breakGlassRoleArns", []), f"{where}.breakGlassRoleArns")
         for group in log_groups:
             if not _LOG_GROUP_RE.match(group):
                 _fail(f"{where}.applicationLogGroups", group, "a log group name is 1-512 of a-z A-Z 0-9 _ - / . #")
@@ -357,6 +349,16 @@ def _object(value: Any, where: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
         if key not in keys:
             _fail(f"{where}.{key}", value[key], f"unknown key; allowed: {', '.join(keys)}")
     return value
+
+
+def _roles_in(account: str, value: Any, where: str) -> tuple[str, ...]:
+    """A list of IAM role ARNs, each in ``account``."""
+    roles = _strings(value, where)
+    for role in roles:
+        match = _ROLE_ARN_RE.match(role)
+        if not match or match.group(1) != account:
+            _fail(where, role, f"expected an IAM role ARN in account {account}")
+    return roles
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
