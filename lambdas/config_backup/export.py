@@ -33,9 +33,8 @@ from lambdas.config_backup.sops import (
     encrypt_document,
 )
 from lambdas.config_backup.storage import (
-    backup_ids,
-    latest_complete,
     namespace_digest_key,
+    newest_backups,
     put_new,
     resolve_key_arns,
 )
@@ -179,7 +178,7 @@ def _export(
 
     first_id = backup_id_for(now)
     fingerprint = objects_fingerprint(manifest_for(first_id, {}))
-    latest = latest_complete(s3, settings.bucket, settings.cluster, namespace)
+    newest_id, latest = newest_backups(s3, settings.bucket, settings.cluster, namespace)
     if latest is not None:
         latest_id, latest_manifest = latest
         state["latest"] = latest_id
@@ -187,10 +186,9 @@ def _export(
         fresh = age < timedelta(days=settings.refresh_interval_days)
         # A newer, incomplete folder (an interrupted export) would make every default restore refuse:
         # an unchanged namespace is written again so that the newest backup is a complete one.
-        newest = backup_ids(s3, settings.bucket, settings.cluster, namespace)[:1]
-        interrupted = bool(newest) and newest[0] != latest_id
+        interrupted = newest_id != latest_id
         if interrupted:
-            LOG.info("export %s: the newest folder %s is incomplete; writing a complete backup", prefix, newest[0])
+            LOG.info("export %s: the newest folder %s is incomplete; writing a complete backup", prefix, newest_id)
         if not force and fresh and not interrupted and objects_fingerprint(latest_manifest) == fingerprint:
             LOG.info("export %s: unchanged since %s", prefix, latest_id)
             return "unchanged", latest_id, None

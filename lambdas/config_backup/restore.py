@@ -41,12 +41,12 @@ from lambdas.config_backup.sops import (
     decrypt_document,
 )
 from lambdas.config_backup.storage import (
-    backup_ids,
     choose_backup,
     get_bytes,
     list_backups,
     load_manifest,
     namespace_digest_key,
+    newest_backups,
 )
 from lambdas.contract.layout import CONFIGMAPS_FILE, SECRETS_FILE, backup_prefix
 from lambdas.contract.settings import RestoreSettings, kms_arn_region
@@ -287,11 +287,13 @@ def _choose_backup(
     if backup_id is None and at is None:
         # Never a silent rollback: when the newest backup folder is incomplete (its manifest missing -
         # in a versioned bucket perhaps only a delete marker - or unreadable), a default restore stops.
-        folders = backup_ids(s3, settings.bucket, settings.cluster, namespace)
-        if folders and load_manifest(s3, settings.bucket, prefix, folders[0]) is None:
-            older = [f for f in folders[1:] if load_manifest(s3, settings.bucket, prefix, f) is not None][:3]
+        newest_id, latest = newest_backups(s3, settings.bucket, settings.cluster, namespace)
+        if latest is not None and latest[0] == newest_id:
+            return latest  # the newest folder is complete: it is the one to restore
+        if newest_id is not None:
+            older = [ref.backup_id for ref in list_backups(s3, settings.bucket, settings.cluster, namespace)][:3]
             raise BackupIntegrityError(
-                f"the newest backup {folders[0]} in {where} is incomplete (its manifest.json is missing or "
+                f"the newest backup {newest_id} in {where} is incomplete (its manifest.json is missing or "
                 "unreadable): a default restore does not fall back to an older backup; choose one explicitly "
                 "with --backup-id (event: backupId)" + (f", e.g. {', '.join(older)}" if older else "")
             )

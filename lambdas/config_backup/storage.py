@@ -128,14 +128,24 @@ def backup_ref(prefix: str, backup_id: str, manifest: Mapping[str, Any]) -> Back
     )
 
 
-def latest_complete(s3: Any, bucket: str, cluster: str, namespace: str) -> tuple[str, dict[str, Any]] | None:
+def newest_backups(
+    s3: Any, bucket: str, cluster: str, namespace: str
+) -> tuple[str | None, tuple[str, dict[str, Any]] | None]:
+    """The newest backup folder's id, complete or not, and the newest complete backup (id, manifest):
+    one listing, manifests read newest first until a complete one. They differ when the newest folder
+    is incomplete (an interrupted export, a deleted or truncated manifest)."""
     prefix = backup_prefix(cluster, namespace)
-    for backup_id in backup_ids(s3, bucket, cluster, namespace):
+    ids = backup_ids(s3, bucket, cluster, namespace)
+    for backup_id in ids:
         manifest = load_manifest(s3, bucket, prefix, backup_id)
         if manifest is not None:
-            return backup_id, manifest
+            return ids[0], (backup_id, manifest)
         LOG.info("backup %s%s is incomplete; skipped", prefix, backup_id)
-    return None
+    return (ids[0] if ids else None), None
+
+
+def latest_complete(s3: Any, bucket: str, cluster: str, namespace: str) -> tuple[str, dict[str, Any]] | None:
+    return newest_backups(s3, bucket, cluster, namespace)[1]
 
 
 def put_new(s3: Any, bucket: str, key: str, body: bytes, content_type: str) -> None:
