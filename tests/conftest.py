@@ -78,6 +78,26 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synth_app(tmp_path_factory.mktemp("cdk.out"))
 
 
+@pytest.fixture(scope="session")
+def existing_app_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``examples/existing_app`` synthesized once per session, as its users run it (a process of its own)."""
+    import subprocess
+    import sys
+
+    outdir = tmp_path_factory.mktemp("existing-app.out")
+    context = {"backup-constructs:bundling": "source-only"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "existing_app" / "app.py"), str(outdir)],
+        cwd=ROOT,
+        env={**os.environ, "CDK_CONTEXT_JSON": json.dumps(context)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return outdir
+
+
 @pytest.fixture
 def fresh_stack() -> Iterator[Callable[..., Any]]:
     """A factory for a fresh Stack in a fresh App with a fixed environment."""

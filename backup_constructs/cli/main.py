@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from backup_constructs.cli.check import add_check_command
 from backup_constructs.cli.config import add_config_commands, run_config_command
 from backup_constructs.cli.db import add_db_commands, run_db_command
 from backup_constructs.cli.doctor import add_doctor_command
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--cdk-json", type=Path, default=Path("cdk.json"), help="policies from this cdk.json")
     report.add_argument("--presets", action="store_true", help="the built-in production and staging presets")
     report.set_defaults(handler=_report)
+    add_check_command(sub)
     add_config_commands(sub)
     add_db_commands(sub)
     add_doctor_command(sub)

@@ -38,8 +38,7 @@ def _override(current: Any, overrides: Mapping[str, Any], where: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls) if f.init}
     changes: dict[str, Any] = {}
     spelled: dict[str, str] = {}
-    for key, value in overrides.items():
-        name = _snake(key)
+    for key, name, value in _entries(cls, overrides, where):
         if name not in known:
             _fail(f"{where}.{key}", value, f"unknown key; allowed: {', '.join(sorted(known))}")
         if name in spelled:
@@ -54,6 +53,22 @@ def _override(current: Any, overrides: Mapping[str, Any], where: str) -> Any:
         return dataclasses.replace(current, **changes)
     except PolicyError as err:
         raise PolicyError(f"{where}: {err}") from None
+
+
+def _entries(cls: type[Any], overrides: Mapping[str, Any], where: str) -> list[tuple[str, str, Any]]:
+    """(key as written, field name, value) of ``overrides``; ``logRetention: {"days": 90, "mode": "exact"}``
+    is ``logRetentionDays`` and ``logRetentionMode``, named ``logRetention.days`` / ``.mode`` in messages."""
+    entries: list[tuple[str, str, Any]] = []
+    for key, value in overrides.items():
+        if cls is not BackupPolicy or _snake(key) != "log_retention":
+            entries.append((key, _snake(key), value))
+            continue
+        if not isinstance(value, Mapping) or not value or set(value) - {"days", "mode"}:
+            _fail(f"{where}.{key}", value, 'expected an object with "days" and/or "mode" ("floor" or "exact")')
+        entries += [
+            (f"{key}.{part}", f"log_retention_{part}", value[part]) for part in ("days", "mode") if part in value
+        ]
+    return entries
 
 
 def _override_rules(rules: tuple[BackupRule, ...], value: Any, where: str) -> tuple[BackupRule, ...]:

@@ -41,6 +41,9 @@ _MAINTENANCE_RE = re.compile(
 )
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_VAULT_PREFIX = "ecommerce-backup"
+# A resource of a protected type that carries this tag is left out of the plan on purpose; the value
+# says why (the synth summary and ``backupctl check`` list it as excluded, with the reason).
+EXCLUDE_TAG_KEY = "backup-policy-exclude"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 
@@ -137,6 +140,15 @@ _ARN_TYPES = {
     ("elasticfilesystem", "file-system"): ResourceType.EFS,
     ("dynamodb", "table"): ResourceType.DYNAMODB,
 }
+
+
+class LogRetentionMode(StrEnum):
+    """How the policy's log retention applies to log groups it did not create: ``floor`` raises a shorter
+    retention and never shortens a longer one (CloudWatch deletes events older than a new, shorter
+    retention at once); ``exact`` sets the value either way, for a policy that wants a cap."""
+
+    FLOOR = "floor"
+    EXACT = "exact"
 
 
 class VaultLockMode(StrEnum):
@@ -495,6 +507,7 @@ class BackupPolicy:
     rules: tuple[BackupRule, ...]
     database: DatabaseBackupSpec = field(default_factory=DatabaseBackupSpec)
     log_retention_days: int = 90
+    log_retention_mode: LogRetentionMode = LogRetentionMode.FLOOR
     metric_retention_months: int = CLOUDWATCH_METRIC_RETENTION_MONTHS
     config_backup: ConfigBackupSpec = field(default_factory=ConfigBackupSpec)
     rpo_target_minutes: int = 15

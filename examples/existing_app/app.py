@@ -9,6 +9,7 @@ import sys
 import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 
@@ -16,6 +17,7 @@ from backup_constructs import (
     BackupMonitoring,
     BackupPolicy,
     BackupStrategy,
+    CrossRegionReadReplica,
     EnforceBackupPolicy,
     KubernetesConfigBackup,
 )
@@ -33,6 +35,7 @@ orders = rds.DatabaseInstance(
     vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
     storage_encrypted=True,
     backup_retention=cdk.Duration.days(1),
+    instance_identifier="shop-orders",  # named, so the DR region's replica can address it
 )
 logs.LogGroup(stack, "Api", retention=logs.RetentionDays.ONE_WEEK)
 
@@ -47,6 +50,22 @@ strategy = BackupStrategy(
     backup_account="210987654321",  # the isolated copies' account (production's preset keeps one)
 )
 config = KubernetesConfigBackup(stack, "ConfigBackup", policy=policy, cluster_name="shop", namespaces=["orders"])
+# Losing eu-west-1: the policy's region-loss RPO (15 min) needs a read replica in the DR region; hourly
+# copies alone leave up to 2 h (`backupctl check` says so when the replica is missing).
+dr = cdk.Stack(app, "ShopDr", env=cdk.Environment(account="123456789012", region="eu-central-1"))
+dr_vpc = ec2.Vpc(dr, "Vpc", max_azs=2, nat_gateways=0)
+CrossRegionReadReplica(
+    dr,
+    "OrdersReplica",
+    policy=policy,
+    source_instance_arn="arn:aws:rds:eu-west-1:123456789012:db:shop-orders",
+    source_region="eu-west-1",
+    instance_identifier="shop-orders-dr",
+    instance_class="db.t4g.medium",
+    vpc=dr_vpc,
+    vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+    kms_key=kms.Key(dr, "ReplicaKey", enable_key_rotation=True),
+)
 BackupMonitoring(
     stack,
     "Monitoring",
