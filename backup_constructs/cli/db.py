@@ -329,15 +329,17 @@ def _drill(args: argparse.Namespace) -> int:
 
     def step(name: str, action: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
         progress(f"drill step {name} ...")
+        started = datetime.now(UTC).isoformat()
         try:
             detail = action()
         except Exception as exc:  # every step ends with a status, whatever failed
             entry = {"step": name, "status": "FAILED", "detail": f"{type(exc).__name__}: {exc}"}
-            steps.append(entry)
+            steps.append({**entry, "startedAt": started, "finishedAt": datetime.now(UTC).isoformat()})
             progress(f"drill step {name}: FAILED: {entry['detail']}")
             return None
         status = str(detail.pop("status", "OK"))
-        steps.append({"step": name, "status": status, "detail": detail})
+        finished = datetime.now(UTC).isoformat()
+        steps.append({"step": name, "status": status, "detail": detail, "startedAt": started, "finishedAt": finished})
         progress(f"drill step {name}: {status}")
         return detail
 
@@ -507,7 +509,25 @@ def _drill_markdown(report: dict[str, Any]) -> str:
         "| --- | --- | --- |",
     ]
     lines += [f"| {s['step']} | {s['status']} | {_short(s['detail']).replace('|', '/')} |" for s in report["steps"]]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", *_drill_timeline(report)]) + "\n"
+
+
+def _drill_timeline(report: dict[str, Any]) -> list[str]:
+    """Drill started -> restored copy available -> verified, against the RTO."""
+    from lambdas.restore_testing.reports import parse_time, timeline_markdown
+
+    by_step = {s["step"]: s for s in report["steps"]}
+
+    def finished_ok(name: str) -> Any:
+        entry = by_step.get(name, {})
+        return parse_time(entry.get("finishedAt")) if entry.get("status") == "OK" else None
+
+    milestones = [
+        ("drill started", parse_time(report["startedAt"])),
+        ("restored copy available", finished_ok("restore")),
+        ("verified", finished_ok("verify")),
+    ]
+    return timeline_markdown(milestones, report["rtoMinutes"], judged="restored copy available")
 
 
 def _print(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) -> None:

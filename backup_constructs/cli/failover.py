@@ -542,7 +542,9 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"| Newest write in the DR region ({loss['source']}) | {loss['newestWrite'] or 'unknown'} |",
         f"| Data-loss window | {target(loss['minutes'], loss['targetMinutes'], loss['withinTarget'])} |",
         "",
-        "## Timeline",
+        *_timeline(report),
+        "",
+        "## Steps",
         "",
         "| step | status | started | finished | detail |",
         "| --- | --- | --- | --- | --- |",
@@ -556,6 +558,21 @@ def markdown(report: Mapping[str, Any]) -> str:
         )
     lines += ["", "## What now differs from the stacks", "", *[f"- {line}" for line in report["drift"]]]
     return "\n".join(lines) + "\n"
+
+
+def _timeline(report: Mapping[str, Any]) -> list[str]:
+    """Outage (or start) -> database available -> data verified, against the region-loss RTO."""
+    from lambdas.restore_testing.reports import parse_time, timeline_markdown
+
+    verify = next((s for s in report["steps"] if s["step"] == "verify"), {})
+    verified = parse_time(verify.get("finishedAt")) if verify.get("status") == "OK" else None
+    start_name = "outage started" if report.get("outageStartedAt") else "failover started"
+    milestones = [
+        (start_name, parse_time(report["rto"]["clockStartsAt"])),
+        ("database available", parse_time(report["rto"]["databaseAvailableAt"])),
+        ("data verified", verified),
+    ]
+    return timeline_markdown(milestones, report["rto"]["targetMinutes"], judged="database available")
 
 
 # The command ---------------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, Literal
 
 from lambdas.common.aws import error_code as _error_code
@@ -155,6 +156,12 @@ class ValidationReport:
         ]
         if self.error:
             lines += ["", f"**Error:** {markdown_cell(self.error)}"]
+        milestones = [
+            ("restore started", self.restore_started),
+            ("database available", self.restore_completed),
+            ("validated", self.validated_at if self.ok else None),
+        ]
+        lines += ["", *timeline_markdown(milestones, self.rto_minutes, judged="database available")]
         lines += ["", "## Checks", ""]
         if self.checks:
             lines += ["| Check | Result | Expected | Found | Message |", "| --- | --- | --- | --- | --- |"]
@@ -205,6 +212,58 @@ class DrillStart:
 
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def timeline_markdown(
+    milestones: Sequence[tuple[str, datetime | None]], rto_minutes: float | None, judged: str
+) -> list[str]:
+    """A "Timeline" section: each milestone (the first starts the RTO clock; ``None`` when it was not
+    reached) with its time, the time elapsed and the share of the RTO used, the verdict at the milestone
+    ``judged`` (service back), and the same as a Mermaid Gantt chart (GitHub renders it) with the RTO as
+    a bar of its own."""
+    start = milestones[0][1] if milestones else None
+    lines = ["## Timeline", ""]
+    if start is None:
+        return [*lines, "Not started: no timeline."]
+    lines += ["| milestone | at | elapsed | of the RTO |", "| --- | --- | --- | --- |"]
+    reached: list[tuple[str, datetime]] = []
+    for name, moment in milestones:
+        if moment is None:
+            lines.append(f"| {markdown_cell(name)} | not reached | | |")
+            continue
+        reached.append((name, moment))
+        elapsed = minutes_between(start, moment) or 0.0
+        share = f"{elapsed / rto_minutes:.0%}" if rto_minutes else "no target"
+        lines.append(f"| {markdown_cell(name)} | {iso(moment)} | {elapsed:g} min | {share} |")
+    judged_at = dict(reached).get(judged)
+    if rto_minutes and judged_at is not None:
+        elapsed = minutes_between(start, judged_at) or 0.0
+        verdict = "within" if elapsed <= rto_minutes else "OVER"
+        lines += [
+            "",
+            f"Service back ({judged}) {elapsed:g} min after {milestones[0][0]}: "
+            f"{verdict} the RTO of {rto_minutes:g} min.",
+        ]
+    elif rto_minutes:
+        lines += ["", f"Service not back ({judged} not reached): the RTO of {rto_minutes:g} min is not met."]
+    if len(reached) > 1:
+
+        def at(moment: datetime) -> str:
+            return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+        lines += ["", "```mermaid", "gantt", "    dateFormat YYYY-MM-DD HH:mm:ss", "    axisFormat %H:%M"]
+        lines.append("    section Recovery")
+        for (a_name, a), (b_name, b) in pairwise(reached):
+            lines.append(f"    {_gantt_name(a_name)} to {_gantt_name(b_name)} : done, {at(a)}, {at(b)}")
+        if rto_minutes:
+            end = start + timedelta(minutes=rto_minutes)
+            lines += ["    section Target", f"    RTO {rto_minutes:g} min : crit, {at(start)}, {at(end)}"]
+        lines.append("```")
+    return lines
+
+
+def _gantt_name(name: str) -> str:
+    return "".join(c for c in name if c not in ":;#") or "step"
 
 
 def markdown_cell(text: str) -> str:

@@ -187,5 +187,10 @@ def test_drill_assesses_and_reports_each_step_with_a_status(
     statuses = {s["step"]: s["status"] for s in report["steps"]}
     assert statuses == {"assess": "OK", "restore": "SKIPPED", "verify": "SKIPPED", "report": "OK"}
     (markdown,) = (tmp_path / "reports").glob("drill-production-*.md")
-    assert "| assess | OK |" in markdown.read_text()
+    text = markdown.read_text()
+    assert "| assess | OK |" in text
+    # Nothing was restored (--skip-restore): the timeline says the copy never became available.
+    assert "| drill started | " in text and "| restored copy available | not reached | | |" in text
+    assert "Service not back (restored copy available not reached): the RTO of 60 min is not met." in text
+    assert all("startedAt" in s and "finishedAt" in s for s in report["steps"] if s["step"] == "assess")
     assert "drill step assess" in err

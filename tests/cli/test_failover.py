@@ -346,6 +346,13 @@ def test_failover_promotes_repoints_restores_verifies_and_resumes_after_a_failur
     text = markdown.read_text()
     assert "| Data-loss window | 2 min of 15 min (within target) |" in text
     assert "## What now differs from the stacks" in text
+    # The timeline from the outage, against the region-loss RTO, as a table and a Gantt chart.
+    available = report["rto"]["databaseAvailableAt"]
+    assert f"| outage started | {OUTAGE.strftime('%Y-%m-%dT%H:%M:%SZ')} | 0 min | 0% |" in text
+    assert f"| database available | {available[:19]}Z | {report['rto']['minutes']:g} min |" in text
+    assert re.search(r"\| data verified \| \S+Z \| [\d.]+ min \| \d+% \|", text)
+    assert f"Service back (database available) {report['rto']['minutes']:g} min after outage started: within" in text
+    assert "```mermaid\ngantt" in text and "    RTO 60 min : crit," in text
     assert MASTER_PASSWORD not in text + out + err
 
     code, _, err = world.run(capsys, "--yes")
