@@ -564,7 +564,7 @@ def _timeline(report: Mapping[str, Any]) -> list[str]:
     """Outage (or start) -> database available -> data verified, against the region-loss RTO."""
     from lambdas.restore_testing.reports import parse_time, timeline_markdown
 
-    verify = next((s for s in report["steps"] if s["step"] == "verify"), {})
+    verify: Mapping[str, Any] = next((s for s in report["steps"] if s["step"] == "verify"), {})
     verified = parse_time(verify.get("finishedAt")) if verify.get("status") == "OK" else None
     start_name = "outage started" if report.get("outageStartedAt") else "failover started"
     milestones = [
