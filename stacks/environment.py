@@ -260,6 +260,11 @@ class DataStack(ZonesWithoutLookupStack):
             removal_policy=RemovalPolicy.SNAPSHOT,
             **database_instance_backup_props(policy),
         )
+        # The plan selects by the policy's tag. Set on the resource itself, not by a Tags aspect, so the
+        # EnforceBackupPolicy aspect finds it there (the order of aspects of one priority is not given).
+        database_resource = self.db_instance.node.default_child
+        assert isinstance(database_resource, rds.CfnDBInstance)
+        database_resource.tags.set_tag(policy.selection_tag.key, policy.selection_tag.value, 200)
         for group in db_log_groups:
             self.db_instance.node.add_dependency(group)
         cfn_db = self.db_instance.node.default_child

@@ -70,6 +70,8 @@ def environment_summary(
         lines.append(
             f"  service control policy: {scp} ({len(scp.read_text(encoding='utf-8').strip())} of 5120 characters)"
         )
+    if assembly is not None and mine:
+        lines += _protected_resources(config, assembly, list(mine))
     lines.append("  backup rules (AWS Backup):")
     for rule in policy.rules:
         kind = "continuous (PITR)" if rule.continuous else "snapshot"
@@ -121,6 +123,25 @@ def environment_summary(
     lines.append("  configuration RPO (worst case):")
     for c in config_rpo(policy):
         lines.append(f"    {c.scope:<12} {c.change:<17} {format_minutes(c.worst_case_minutes):>7}  {c.how}")
+    return lines
+
+
+def _protected_resources(config: EnvironmentConfig, assembly: Path, stacks: list[str]) -> list[str]:
+    """The stateful resources of the protected types: how many the plan selects, which are excluded and
+    why, and which are neither (``backupctl check`` says more)."""
+    from backup_constructs.compliance import Assembly, PolicyGate
+
+    findings = [
+        f for f in PolicyGate(config.policy, Assembly.load(assembly), stacks).findings() if f.kind == "resource"
+    ]
+    mine = [f for f in findings if f.status not in ("not-protected", "replica")]
+    selected = [f for f in mine if f.facts.get("selectedBy") and f.status != "excluded"]
+    excluded = [f for f in mine if f.status == "excluded"]
+    unselected = [f for f in mine if not f.facts.get("selectedBy") and f.status != "excluded"]
+    types = ", ".join(t.value for t in config.policy.protected_resource_types)
+    lines = [f"  protected resources ({types}): {len(selected)} selected by the plan, {len(excluded)} excluded"]
+    lines += [f"    excluded: {f.path} ({f.facts['resourceType']}): {f.facts['excludedBecause']}" for f in excluded]
+    lines += [f"    NOT SELECTED: {f.path} ({f.facts['resourceType']})" for f in unselected]
     return lines
 
 

@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from backup_constructs.core.exclusion import exclude_from_backup
 from backup_constructs.core.keys import deployment_role_arn
 from backup_constructs.core.nag import acknowledge
 from backup_constructs.policy.scp import BUCKET_ACTIONS, OBJECT_ACTIONS
@@ -58,6 +59,7 @@ def access_log_bucket(scope: Construct, id_: str) -> s3.Bucket:
         "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
         "Access logs are kept where they are written; the backup data itself is replicated.",
     )
+    exclude_from_backup(bucket, "S3 server access logs")
     return bucket
 
 
@@ -101,6 +103,7 @@ def protected_bucket(
         removal_policy=RemovalPolicy.RETAIN,
     )
     deny_other_encryption_keys(bucket, encryption_key)
+    exclude_from_backup(bucket, "a backup store of its own: versioned and object-locked for its retention")
     return bucket
 
 

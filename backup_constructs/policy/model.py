@@ -118,8 +118,10 @@ class ResourceType(StrEnum):
 
     @property
     def has_native_pitr(self) -> bool:
-        """RDS and Aurora keep transaction logs for their own automated-backup retention."""
-        return self in (ResourceType.RDS, ResourceType.AURORA)
+        """RDS and Aurora keep transaction logs for their own automated-backup retention; DynamoDB has
+        point-in-time recovery of its own (any second of the last 1-35 days), which
+        ``EnforceBackupPolicy`` turns on for every protected table."""
+        return self in (ResourceType.RDS, ResourceType.AURORA, ResourceType.DYNAMODB)
 
     @classmethod
     def of_arn(cls, arn: str) -> ResourceType | None:

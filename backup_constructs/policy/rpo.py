@@ -62,6 +62,10 @@ def achieved_rpo(policy: BackupPolicy, resource_type: ResourceType) -> RpoAssess
     if resource_type.supports_continuous_backup and policy.continuous_rules:
         days = max(r.retention_days for r in policy.continuous_rules)
         return RpoAssessment(resource_type, PITR_RPO_MINUTES, f"AWS Backup continuous backup (PITR, {days} d)", target)
+    if resource_type is ResourceType.DYNAMODB:
+        return RpoAssessment(
+            resource_type, PITR_RPO_MINUTES, "DynamoDB point-in-time recovery (on for every protected table)", target
+        )
     if resource_type.has_native_pitr and policy.rds_automated_backup_retention_days >= 1:
         days = policy.rds_automated_backup_retention_days
         return RpoAssessment(resource_type, PITR_RPO_MINUTES, f"RDS automated backups (PITR, {days} d)", target)

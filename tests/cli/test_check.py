@@ -89,7 +89,11 @@ def test_the_text_report_names_each_finding_and_the_verdict(
 
 # The adoption example ---------------------------------------------------------------------------------
 
-EXAMPLE_POLICY = {"drRegion": "eu-central-1", "logRetentionDays": 90}  # as examples/existing_app/app.py has it
+EXAMPLE_POLICY = {  # as examples/existing_app/app.py has it
+    "drRegion": "eu-central-1",
+    "protectedResourceTypes": ["RDS", "Aurora", "DynamoDB", "S3"],
+    "regionLoss": {"rpoTargetMinutes": 120},
+}
 
 
 def test_the_adoption_example_meets_its_policy(
@@ -100,27 +104,51 @@ def test_the_adoption_example_meets_its_policy(
     code, report = _check(capsys, str(existing_app_assembly), "--policy", str(policy))
     assert code == 0, [f for f in report["findings"] if f["violations"]]
     assert report["stacks"] == ["ShopProduction", "ShopDr"]
-    (orders,) = [f for f in report["findings"] if f["type"] == "AWS::RDS::DBInstance" and f["status"] == "ok"]
+    statuses = {f["logicalId"][:-8]: f["status"] for f in report["findings"] if f["stack"] == "ShopProduction"}
+    assert statuses["Orders"] == statuses["Catalog"] == statuses["Carts"] == statuses["Exports"] == "ok"
+    assert statuses["Sessions"] == "excluded" and statuses["ConfigBackupBucket"] == "excluded"
+    (orders,) = [
+        f
+        for f in report["findings"]
+        if f["logicalId"].startswith("Orders") and f["stack"] == "ShopProduction" and f["kind"] == "resource"
+    ]
     assert orders["facts"]["regionLossRpo"]["minutes"] == 1  # the replica in ShopDr
+    (archive,) = [f for f in report["findings"] if f["logicalId"].startswith("Archive")]
+    assert archive["warnings"] == [
+        "never expires: kept longer than the policy's 90 d (allowed: the policy's retention is a floor)"
+    ]
 
 
-def test_the_adoption_example_without_its_replica_fails_on_region_loss(
+def _region_loss_violations(report: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        f["logicalId"][:-8]: [v for v in f["violations"] if v.startswith("region-loss RPO")]
+        for f in report["findings"]
+        if f["kind"] == "resource" and f["status"] in ("ok", "violation") and f["stack"] == "ShopProduction"
+    }
+
+
+def test_the_guides_15_minutes_after_region_loss_rest_on_the_replica(
     existing_app_assembly: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({**EXAMPLE_POLICY, "regionLoss": {"rpoTargetMinutes": 15}}))
+    code, report = _check(capsys, str(existing_app_assembly), "--policy", str(policy))
+    assert code == 1
+    violations = _region_loss_violations(report)
+    assert violations["Orders"] == []  # its read replica in ShopDr
+    assert all(violations[name] for name in ("Catalog", "Carts", "Uploads", "Exports"))  # hourly copies: 2 h
+    # The same app without its DR stack: the orders database fails too.
     copy = tmp_path / "cdk.out"
     copy.mkdir()
     manifest = json.loads((existing_app_assembly / "manifest.json").read_text())
     manifest["artifacts"] = {k: v for k, v in manifest["artifacts"].items() if k != "ShopDr"}
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    for stack in ("ShopProduction",):
-        (copy / f"{stack}.template.json").write_bytes((existing_app_assembly / f"{stack}.template.json").read_bytes())
-    policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps(EXAMPLE_POLICY))
+    name = "ShopProduction.template.json"
+    (copy / name).write_bytes((existing_app_assembly / name).read_bytes())
     code, report = _check(capsys, str(copy), "--policy", str(policy))
-    assert code == 1
-    (orders,) = [f for f in report["findings"] if f["type"] == "AWS::RDS::DBInstance"]
-    (violation,) = orders["violations"]
-    assert violation.startswith("region-loss RPO 2 h via copies to eu-central-1") and "target of 15 min" in violation
+    (violation,) = _region_loss_violations(report)["Orders"]
+    assert code == 1 and violation.startswith("region-loss RPO 2 h via copies to eu-central-1")
+    assert "target of 15 min" in violation
 
 
 # A deliberately non-compliant app -----------------------------------------------------------------------

@@ -162,15 +162,44 @@ def test_aspect_applies_cluster_settings(fresh_stack: StackFactory) -> None:
     )
 
 
-def test_aspect_sets_log_retention_to_exactly_the_policy_value_in_both_directions(fresh_stack: StackFactory) -> None:
+def _retentions(template: Template) -> dict[str, Any]:
+    groups = template.find_resources("AWS::Logs::LogGroup")
+    return {k.rstrip("0123456789ABCDEF"): v.get("Properties", {}).get("RetentionInDays") for k, v in groups.items()}
+
+
+def test_aspect_raises_short_log_retention_and_never_shortens_a_longer_one(fresh_stack: StackFactory) -> None:
     stack = fresh_stack()
     logs.LogGroup(stack, "Short", retention=logs.RetentionDays.ONE_WEEK)
     logs.LogGroup(stack, "Long", retention=logs.RetentionDays.TEN_YEARS)
-    logs.CfnLogGroup(stack, "Unset")
+    logs.LogGroup(stack, "CdkDefault")  # CDK's default: 731 days
+    logs.CfnLogGroup(stack, "Unset")  # never expires
     template, annotations = enforce(stack)
-    retentions = [g["Properties"]["RetentionInDays"] for g in template.find_resources("AWS::Logs::LogGroup").values()]
-    assert retentions == [30, 30, 30]
-    annotations.has_warning("/TestStack/Long/Resource", Match.string_like_regexp("changed from 3653 to 30"))
+    assert _retentions(template) == {"Short": 30, "Long": 3653, "CdkDefault": 731, "Unset": None}
+    annotations.has_warning("/TestStack/Short/Resource", Match.string_like_regexp("changed from 7 to 30"))
+    annotations.has_warning(
+        "/TestStack/Long/Resource",
+        Match.string_like_regexp("retention_in_days 3653 kept: longer than the staging backup policy's 30 days"),
+    )
+    annotations.has_warning("/TestStack/CdkDefault/Resource", Match.string_like_regexp("731 kept"))
+    annotations.has_warning("/TestStack/Unset", Match.string_like_regexp("'never expire' kept"))
+
+
+def test_an_exact_log_retention_shortens_and_says_history_will_be_deleted(fresh_stack: StackFactory) -> None:
+    stack = fresh_stack()
+    logs.LogGroup(stack, "Short", retention=logs.RetentionDays.ONE_WEEK)
+    logs.LogGroup(stack, "Audit")  # 731 days
+    logs.CfnLogGroup(stack, "Unset")
+    exact = BackupPolicy.from_context({"logRetention": {"mode": "exact"}}, base=STAGING)
+    template, annotations = enforce(stack, exact)
+    assert _retentions(template) == {"Short": 30, "Audit": 30, "Unset": 30}
+    annotations.has_warning(
+        "/TestStack/Audit/Resource",
+        Match.string_like_regexp(
+            "changed from 731 to 30 .*mode exact.*CloudWatch deletes every event older than 30 days"
+        ),
+    )
+    annotations.has_warning("/TestStack/Unset", Match.string_like_regexp("from 'never expire' to 30"))
+    annotations.has_warning("/TestStack/Short/Resource", Match.string_like_regexp("changed from 7 to 30"))
 
 
 def test_aspect_changes_nothing_that_already_complies(fresh_stack: StackFactory) -> None:

@@ -171,13 +171,14 @@ def test_the_adoption_example_synthesizes_from_the_installed_wheel(installed: In
         env=os.environ | {"PYTHONPATH": ""},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    manifest = (workdir / "cdk.out" / "manifest.json").read_text()
-    assert "aws:cdk:error" not in manifest  # nothing the CLI would stop the synth for
+    metadata = [p.read_text() for p in (workdir / "cdk.out").glob("*.metadata.json")]
+    assert metadata and not any("aws:cdk:error" in m for m in metadata)  # nothing the CLI would stop the synth for
     template = json.loads((workdir / "cdk.out" / "ShopProduction.template.json").read_text())
-    resources = template["Resources"].values()
-    (db,) = [r for r in resources if r["Type"] == "AWS::RDS::DBInstance"]
+    resources = template["Resources"]
+    db = next(r for k, r in resources.items() if k.startswith("Orders") and r["Type"] == "AWS::RDS::DBInstance")
     assert db["Properties"]["BackupRetentionPeriod"] == 7 and db["Properties"]["MultiAZ"] is True
-    retention = {r["Properties"].get("RetentionInDays") for r in resources if r["Type"] == "AWS::Logs::LogGroup"}
-    assert retention == {90}
-    types = {r["Type"] for r in resources}
+    groups = [r for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"]
+    retention = {r.get("Properties", {}).get("RetentionInDays") for r in groups}
+    assert retention == {90, 731, 1827, None}  # raised to the policy's floor, never shortened
+    types = {r["Type"] for r in resources.values()}
     assert {"AWS::Backup::BackupPlan", "AWS::Lambda::Function", "AWS::CloudWatch::Alarm", "AWS::SNS::Topic"} <= types
