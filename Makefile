@@ -28,8 +28,12 @@ synth: setup
 	cdk synth --quiet --no-notices
 	$(VENV)/bin/backupctl summary --assembly cdk.out
 
+# The suite in parallel processes (one per core, at most 4), then the contract checks over the AWS calls
+# every process recorded.
 test: setup
-	$(VENV)/bin/python -m pytest
+	rm -rf .test-recordings && mkdir .test-recordings
+	BACKUP_TEST_RECORD_TO=$(CURDIR)/.test-recordings $(VENV)/bin/python -m pytest -n auto --maxprocesses=4 -m "not after_all_tests"
+	BACKUP_TEST_RECORDED_IN=$(CURDIR)/.test-recordings $(VENV)/bin/python -m pytest -m after_all_tests
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -116,5 +116,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for item in items if not item.get_closest_marker("after_all_tests")] + last
 
 
+# `make test` runs the suite in parallel processes, then the contract checks over what they recorded:
+# each process writes its recordings into $BACKUP_TEST_RECORD_TO, the checks read $BACKUP_TEST_RECORDED_IN.
+_RECORD_TO = os.environ.get("BACKUP_TEST_RECORD_TO")
+_RECORDED_IN = os.environ.get("BACKUP_TEST_RECORDED_IN")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _RECORDED_IN and not hasattr(session.config, "workerinput"):
+        loaded = _recorder.RECORDER.load(Path(_RECORDED_IN))
+        if not loaded:
+            raise pytest.UsageError(f"BACKUP_TEST_RECORDED_IN={_RECORDED_IN}: no recordings (run the suite first)")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _RECORD_TO and _recorder.RECORDER.calls:
+        worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+        _recorder.RECORDER.dump(Path(_RECORD_TO) / f"{worker}-{os.getpid()}.json")
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     _recorder.RECORDER.current_test = item.nodeid

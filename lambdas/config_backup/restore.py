@@ -375,6 +375,13 @@ def _apply_all(
     dry_run: bool,
     recreate_immutable: bool,
 ) -> list[ObjectResult]:
+    # What the target namespace holds, in one paginated LIST per kind (a read, before the first write),
+    # rather than a GET per object: half the requests of a restore.
+    live: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind in sorted({k for k, _ in objects}):
+        for item in kube.list_items(PLURALS[kind], target):
+            live[(kind, str((item.get("metadata") or {}).get("name")))] = item
+
     def one(item: tuple[str, dict[str, Any]]) -> ObjectResult:
         kind, original = item
         obj = copy.deepcopy(original)
@@ -382,7 +389,7 @@ def _apply_all(
         name = str(obj["metadata"]["name"])
         needles = _secret_needles(obj) if kind == "Secret" else []
         try:
-            return _apply_one(kube, settings, kind, name, obj, target, dry_run, recreate_immutable)
+            return _apply_one(kube, settings, kind, name, obj, live.get((kind, name)), dry_run, recreate_immutable)
         except KubeError as exc:
             reason = _redact(_kube_reason(exc), needles)
             LOG.warning("restore %s/%s into %s failed: %s", kind, name, target, reason)
@@ -405,11 +412,11 @@ def _apply_one(
     kind: str,
     name: str,
     obj: dict[str, Any],
-    target: str,
+    live: dict[str, Any] | None,
     dry_run: bool,
     recreate_immutable: bool,
 ) -> ObjectResult:
-    live = kube.get(PLURALS[kind], target, name)
+    target = str(obj["metadata"]["namespace"])
     if live is not None:
         if _comparable(live, kind) == _comparable(obj, kind):
             return ObjectResult(kind, name, "unchanged")

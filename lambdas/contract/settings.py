@@ -186,7 +186,8 @@ class RestoreSettings(Settings):
     # Keys that signed the digests of older backups (verification only, after a key change).
     previous_digest_key_arns: tuple[str, ...] = var("PREVIOUS_DIGEST_KMS_KEYS", ())
     field_manager: str = FIELD_MANAGER
-    max_workers: int = 8
+    # Objects applied at once. The whole client backs off when the API server pushes back (429).
+    max_workers: int = var("RESTORE_CONCURRENCY", 8)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_namespaces", tuple(self.allowed_namespaces))
@@ -196,6 +197,8 @@ class RestoreSettings(Settings):
         _segment("cluster", self.cluster)
         if self.target_cluster is not None:
             _segment("target_cluster", self.target_cluster)
+        if not 1 <= self.max_workers <= 64:
+            raise SettingsError(f"RESTORE_CONCURRENCY must be 1-64, got {self.max_workers}")
         if not self.bucket:
             raise SettingsError("bucket must not be empty")
         for arn in (self.digest_key_arn, *self.previous_digest_key_arns):

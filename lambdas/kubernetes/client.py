@@ -567,6 +567,11 @@ class KubeClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._sleep = sleep
+        self._clock = time.monotonic
+        # Push-back from the server (429, or a 5xx with Retry-After) pauses every thread of this client,
+        # not only the one that got it: concurrent requests back off as a whole.
+        self._pause_lock = threading.Lock()
+        self._paused_until = 0.0
         self._server = conn.server.rstrip("/")
         pool_kwargs: dict[str, Any] = {
             "maxsize": 8,
@@ -733,7 +738,9 @@ class KubeClient:
         attempts = self.max_retries + 1
         last = ""
         refreshed = False
+        pushed = 0.0
         for attempt in range(attempts):
+            self._wait_out_pushback()
             headers = {"Accept": "application/json", "User-Agent": "aws-backup-strategy-lambdas"}
             if self.conn.token_provider is not None:
                 headers["Authorization"] = f"Bearer {self.conn.token_provider()}"
@@ -764,15 +771,33 @@ class KubeClient:
                     raise self._error(method, path, target, status, response.data)
                 last = f"{status} {self._status_text(response.data)}"
                 delay = self._retry_after(response.headers.get("Retry-After"))
+                if status == 429 or delay is not None:
+                    pushed = delay if delay is not None else self._backoff(attempt)
+                    self._push_back(pushed)
+                    delay = 0.0  # waited out before the next attempt, with every other thread of the client
             if attempt + 1 >= attempts:
                 break
             wait = delay if delay is not None else self._backoff(attempt)
-            LOG.warning("%s %s: %s; retrying in %.2fs (attempt %d/%d)", method, path, last, wait, attempt + 1, attempts)
-            self._sleep(wait)
+            shown = wait or pushed
+            LOG.warning(
+                "%s %s: %s; retrying in %.2fs (attempt %d/%d)", method, path, last, shown, attempt + 1, attempts
+            )
+            if wait > 0:
+                self._sleep(wait)
         raise KubeUnavailableError(
             f"{method} {path}: API server unavailable after {attempts} attempts; last error: {last}",
             reason="Unavailable",
         )
+
+    def _push_back(self, seconds: float) -> None:
+        with self._pause_lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def _wait_out_pushback(self) -> None:
+        with self._pause_lock:
+            remaining = self._paused_until - self._clock()
+        if remaining > 0:
+            self._sleep(round(remaining, 3))
 
     @staticmethod
     def _decode(method: str, path: str, data: bytes) -> JSON:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import CodeType, FrameType
 from typing import Any
 
@@ -78,6 +80,21 @@ class Recorder:
     def record(self, call: RecordedCall) -> None:
         with self._lock:
             self.calls.append(call)
+
+    def dump(self, path: Path) -> None:
+        """Write what this process recorded (tests run in several processes: each writes its own file)."""
+        data = {"calls": [dataclasses.asdict(c) for c in self.calls], "bindings": self.bindings}
+        path.write_text(json.dumps(data, default=str), encoding="utf-8")
+
+    def load(self, directory: Path) -> int:
+        """Add what other processes recorded (their :meth:`dump` files in ``directory``); the number of files."""
+        files = sorted(directory.glob("*.json"))
+        for file in files:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            with self._lock:
+                self.calls += [RecordedCall(**c) for c in data["calls"]]
+                self.bindings.update(data["bindings"])
+        return len(files)
 
 
 def _plain(value: Any) -> Any:

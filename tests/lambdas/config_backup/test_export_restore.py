@@ -40,7 +40,7 @@ from lambdas.config_backup import (
 )
 from lambdas.config_backup.sops import decrypt_document
 from lambdas.config_backup.storage import namespace_digest_key
-from lambdas.kubernetes.client import RESTARTED_AT
+from lambdas.kubernetes.client import RESTARTED_AT, KubeError
 from lambdas.kubernetes.objects import clean_object, sign_manifest
 from tests.fixtures.config_world import (
     CB_DR_REGION,
@@ -555,6 +555,32 @@ def test_forbidden_apply_is_reported_with_the_permission(cb_world: CbWorld, cb_s
     assert {results[f"ConfigMap/{n}"].outcome for n in ("app-config", "assets", "release-pin")} == {"created"}
     assert [r.outcome for r in report.restarts] == ["skipped"]  # no restart after a failed apply
     assert report.to_dict()["ok"] is False
+
+
+def test_restore_lists_the_target_once_per_kind_and_applies_each_object_once(cb_world: CbWorld, cb_seed: Seed) -> None:
+    source, target = cb_world.ns("reqs"), cb_world.ns("reqs-copy")
+    cb_seed(source)
+    cb_world.server.create_namespace(target)
+    export(cb_world, source)
+    cb_world.server.clear_requests()
+    report = restore(cb_world, source, to_namespace=target)
+    assert report.ok and len(report.objects) == 6
+    prefix = f"/api/v1/namespaces/{target}/"
+    requests = [(r.method, r.path.removeprefix(prefix)) for r in cb_world.server.requests_matching(path_prefix=prefix)]
+    gets = sorted(p for m, p in requests if m == "GET")
+    assert gets == ["configmaps", "secrets"]  # one LIST each, no GET per object
+    assert len([m for m, _ in requests if m == "PATCH"]) == 6
+
+
+def test_a_target_that_cannot_be_listed_is_refused_before_any_write(cb_world: CbWorld, cb_seed: Seed) -> None:
+    source, target = cb_world.ns("nolist"), cb_world.ns("nolist-copy")
+    cb_seed(source)
+    cb_world.server.create_namespace(target)
+    export(cb_world, source)
+    cb_world.server.faults.add(method="GET", path_prefix=f"/api/v1/namespaces/{target}/secrets", status=403, times=None)
+    with pytest.raises(KubeError, match="forbidden"):
+        restore(cb_world, source, to_namespace=target)
+    assert cb_world.server.requests_matching("PATCH") == []
 
 
 def test_immutable_configmap_with_other_content_fails_alone_unless_recreate_is_asked(

@@ -191,3 +191,22 @@ def test_export_handler_mirrors_created_backups_into_git(
     assert again["results"][0]["result"] == "unchanged"
     count = subprocess.run(["git", "-C", str(remote), "rev-list", "--count", "main"], capture_output=True, text=True)
     assert count.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("16", 16), ("1", 1), (None, 8)])
+def test_restore_concurrency_comes_from_the_environment(value: str | None, expected: int) -> None:
+    from lambdas.contract.settings import RestoreSettings
+
+    environ = {"CLUSTER_NAME": "c", "BUCKET": "b", "DIGEST_KMS_KEY": "arn:aws:kms:us-east-1:111111111111:key/k"}
+    if value is not None:
+        environ["RESTORE_CONCURRENCY"] = value
+    assert RestoreSettings.from_env(environ).max_workers == expected
+
+
+@pytest.mark.parametrize("value", ["0", "65", "eight"])
+def test_restore_concurrency_out_of_range_is_refused(value: str) -> None:
+    from lambdas.contract.settings import RestoreSettings
+
+    environ = {"CLUSTER_NAME": "c", "BUCKET": "b", "DIGEST_KMS_KEY": "arn:aws:kms:us-east-1:111111111111:key/k"}
+    with pytest.raises(SettingsError, match="RESTORE_CONCURRENCY"):
+        RestoreSettings.from_env({**environ, "RESTORE_CONCURRENCY": value})

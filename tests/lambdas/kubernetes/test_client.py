@@ -563,3 +563,30 @@ def test_kubectl_reads_the_same_exec_kubeconfig(server: FakeKubeApiServer, tmp_p
     assert len(calls.read_text().splitlines()) >= 1  # kubectl ran the plugin
     conn, _ = load_kubeconfig(str(path))
     assert KubeClient(conn, sleep=no_sleep).namespace_exists(NS)
+
+
+# -- push-back shared by every thread ----------------------------------------------------------
+
+
+def test_a_429_pauses_every_thread_of_the_client_not_only_the_one_that_got_it(server: FakeKubeApiServer) -> None:
+    """One thread's 429 with Retry-After: 1 makes the others wait too, before their next request."""
+    import threading
+    import time
+
+    for i in range(4):
+        server.put_object(configmap(f"cm-{i}", k="v"))
+    server.faults.add(method="GET", path_prefix=f"{CONFIGMAPS}/cm-0", status=429, times=1, retry_after=1)
+    kube = KubeClient(connection(server))  # real sleeps
+    first = threading.Thread(target=kube.get, args=("configmaps", NS, "cm-0"))
+    started = time.monotonic()
+    first.start()
+    deadline = time.monotonic() + 5
+    while not server.requests_matching("GET", f"{CONFIGMAPS}/cm-0") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # the 429 is in: the client is paused
+    others = [kube.get("configmaps", NS, f"cm-{i}") for i in (1, 2, 3)]
+    first.join()
+    assert all(o is not None for o in others)
+    assert time.monotonic() - started >= 1.0
+    answered = [r for r in server.requests_matching("GET", CONFIGMAPS) if r.status == 200]
+    assert len(answered) == 4  # nothing was sent while paused and then failed
