@@ -148,10 +148,48 @@ def op_floor(spec: dict[str, Any]) -> Callable[[], Any]:
     return run
 
 
+def op_apply_floor(spec: dict[str, Any]) -> Callable[[], Any]:
+    """The restore's floor: the same server-side-apply PATCHes, with the same concurrency, from a minimal
+    client (urllib3, a thread pool, nothing else: no backup to fetch or verify, no LIST, no retries)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import urllib3
+
+    concurrency = int(spec.get("concurrency", 8))
+    pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=spec["ca_file"], retries=False, maxsize=concurrency)
+    headers = {
+        "Authorization": f"Bearer {spec['token']}",
+        "Accept": "application/json",
+        "Content-Type": "application/apply-patch+yaml",
+    }
+    target = spec["to_namespace"]
+    objects = json.loads(Path(spec["objects_file"]).read_text(encoding="utf-8"))
+    pool.request("GET", f"{spec['url']}/api/v1/namespaces/{target}", headers=headers)
+
+    def patch(obj: dict[str, Any]) -> int:
+        obj = {**obj, "metadata": {**obj["metadata"], "namespace": target}}
+        plural = "configmaps" if obj["kind"] == "ConfigMap" else "secrets"
+        name = obj["metadata"]["name"]
+        url = f"{spec['url']}/api/v1/namespaces/{target}/{plural}/{name}?fieldManager=bench-floor&force=true"
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        return int(pool.request("PATCH", url, body=body, headers=headers).status)
+
+    def run() -> Any:
+        with ThreadPoolExecutor(max_workers=concurrency) as executor:
+            statuses = list(executor.map(patch, objects))
+        bad = [s for s in statuses if s not in (200, 201)]
+        if bad:
+            raise SystemExit(f"apply floor: {len(bad)} PATCHes failed, e.g. HTTP {bad[0]}")
+        return {"patched": len(statuses)}
+
+    return run
+
+
 OPS: dict[str, Callable[[dict[str, Any]], Callable[[], Any]]] = {
     "export": op_export,
     "restore": op_restore,
     "floor": op_floor,
+    "apply_floor": op_apply_floor,
 }
 
 
