@@ -569,14 +569,33 @@ def bench_export_restore(
 
         repeat(runs, one_restore)
         rows += [
-            Row(sec, "restore_namespace (to_namespace) from moto S3", "s", r["restore"],
-                note="operation only: fetch, verify, LIST, PATCH x8"),
+            Row(
+                sec,
+                "restore_namespace (to_namespace) from moto S3",
+                "s",
+                r["restore"],
+                note="operation only: fetch, verify, LIST, PATCH x8",
+            ),
             Row(sec, "kubectl apply --server-side -f (same objects)", "s", r["kubectl"], note="whole kubectl process"),
             Row(sec, "floor: the same PATCHes, 8 at a time, raw urllib3", "s", r["floor"], note="nothing else"),
-            Row(sec, "ratio restore / kubectl apply", "x",
-                [a / b for a, b in zip(r["restore"], r["kubectl"], strict=True)], "≤ 0.1x", 0.1, "per-run ratio"),
-            Row(sec, "ratio restore / floor", "x",
-                [a / b for a, b in zip(r["restore"], r["floor"], strict=True)], "≤ 1.5x", 1.5, "per-run ratio"),
+            Row(
+                sec,
+                "ratio restore / kubectl apply",
+                "x",
+                [a / b for a, b in zip(r["restore"], r["kubectl"], strict=True)],
+                "≤ 0.1x",
+                0.1,
+                "per-run ratio",
+            ),
+            Row(
+                sec,
+                "ratio restore / floor",
+                "x",
+                [a / b for a, b in zip(r["restore"], r["floor"], strict=True)],
+                "≤ 1.5x",
+                1.5,
+                "per-run ratio",
+            ),
             Row(sec, "restore peak RSS (VmHWM of the worker)", "MB", r["rss"]),
         ]
         if profile:
