@@ -3,9 +3,9 @@ achieves against its targets. Reads cdk.json and the cloud assembly; no aws_cdk 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from backup_constructs.compliance import Assembly
 from backup_constructs.policy.environments import EnvironmentConfig
 from backup_constructs.policy.immutability import immutability
 from backup_constructs.policy.rpo import (
@@ -18,38 +18,22 @@ from backup_constructs.policy.rpo import (
 )
 
 
-def assembly_stacks(assembly: Path) -> dict[str, dict[str, object]]:
-    """Stack name -> {region, resources} from a cloud assembly directory (refused in one line when it is
-    not one)."""
-    from backup_constructs.policy import PolicyError
-
-    path = assembly / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as err:
-        raise PolicyError(f"{path}: not a cloud assembly manifest ({err})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts", {}), dict):
-        raise PolicyError(f"{path}: not a cloud assembly manifest (expected an object with 'artifacts')")
+def assembly_stacks(assembly: Assembly) -> dict[str, dict[str, object]]:
+    """Stack name -> {account, region, resources, types} of a cloud assembly."""
     out: dict[str, dict[str, object]] = {}
-    for name, artifact in manifest.get("artifacts", {}).items():
-        if artifact.get("type") != "aws:cloudformation:stack":
-            continue
-        template = json.loads((assembly / artifact["properties"]["templateFile"]).read_text(encoding="utf-8"))
-        resources = template.get("Resources", {})
-        account, region = artifact["environment"].removeprefix("aws://").split("/", 1)
-        out[name] = {
-            "account": account,
-            "region": region,
+    for stack in assembly.stacks:
+        resources = [r.type for r in stack.resources()]
+        out[stack.name] = {
+            "account": stack.account,
+            "region": stack.region,
             "resources": len(resources),
-            "types": sorted({r["Type"] for r in resources.values()}),
+            "types": sorted(set(resources)),
         }
     return out
 
 
 def environment_summary(
-    config: EnvironmentConfig, stacks: dict[str, dict[str, object]], assembly: Path | None = None
+    config: EnvironmentConfig, stacks: dict[str, dict[str, object]], assembly: Assembly | None = None
 ) -> list[str]:
     policy = config.policy
     db = policy.database
@@ -65,7 +49,7 @@ def environment_summary(
             f"  (account {info['account']}, deployed with its credentials)" if info["account"] != config.account else ""
         )
         lines.append(f"    {name:<40} {info['region']:<12} {info['resources']:>3} resources{other}")
-    scp = assembly / f"{config.name}-backup-protection-scp.json" if assembly is not None else None
+    scp = assembly.directory / f"{config.name}-backup-protection-scp.json" if assembly is not None else None
     if scp is not None and scp.is_file():
         lines.append(
             f"  service control policy: {scp} ({len(scp.read_text(encoding='utf-8').strip())} of 5120 characters)"
@@ -126,14 +110,12 @@ def environment_summary(
     return lines
 
 
-def _protected_resources(config: EnvironmentConfig, assembly: Path, stacks: list[str]) -> list[str]:
+def _protected_resources(config: EnvironmentConfig, assembly: Assembly, stacks: list[str]) -> list[str]:
     """The stateful resources of the protected types: how many the plan selects, which are excluded and
     why, and which are neither (``backupctl check`` says more)."""
-    from backup_constructs.compliance import Assembly, PolicyGate
+    from backup_constructs.compliance import PolicyGate
 
-    findings = [
-        f for f in PolicyGate(config.policy, Assembly.load(assembly), stacks).findings() if f.kind == "resource"
-    ]
+    findings = [f for f in PolicyGate(config.policy, assembly, stacks).findings() if f.kind == "resource"]
     mine = [f for f in findings if f.status not in ("not-protected", "replica")]
     selected = [f for f in mine if f.facts.get("selectedBy") and f.status != "excluded"]
     excluded = [f for f in mine if f.status == "excluded"]
@@ -146,9 +128,10 @@ def _protected_resources(config: EnvironmentConfig, assembly: Path, stacks: list
 
 
 def render_summary(configs: list[EnvironmentConfig], assembly: Path) -> str:
-    stacks = assembly_stacks(assembly)
+    loaded = Assembly.load(assembly)
+    stacks = assembly_stacks(loaded)
     out: list[str] = []
     for config in configs:
-        out += environment_summary(config, stacks, assembly)
+        out += environment_summary(config, stacks, loaded)
         out.append("")
     return "\n".join(out)

@@ -212,7 +212,7 @@ class Assembly:
     def _read(self, directory: Path, prefix: str) -> None:
         path = directory / "manifest.json"
         if not path.exists():
-            raise PolicyError(f"{directory}: not a cloud assembly (no manifest.json); run `cdk synth` first")
+            raise PolicyError(f"{path}: no such file: not a cloud assembly (no manifest.json); run `cdk synth` first")
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:

@@ -21,6 +21,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from backup_constructs.compliance.assembly import UNKNOWN, Assembly, Resource, Stack
@@ -88,13 +89,6 @@ class _Rule:
     in_dst_zone: bool
     copy_regions: tuple[str, ...]
 
-    def gap(self) -> int | None:
-        try:
-            gap = max_gap_minutes([CronSchedule.parse(self.schedule)])
-        except CronError:
-            return None
-        return gap + (_DST_SHIFT_MINUTES if self.in_dst_zone else 0)
-
 
 @dataclass(frozen=True)
 class _Selection:
@@ -106,7 +100,9 @@ class _Selection:
         spec = self.resource.props.get("BackupSelection") or {}
         return str(spec.get("SelectionName") or self.resource.logical_id)
 
+    @cached_property
     def rules(self) -> list[_Rule]:
+        """The selecting plan's rules, read once (every resource the selection is matched against asks)."""
         if self.plan is None:
             return []
         spec = self.plan.props.get("BackupPlan") or {}
@@ -318,7 +314,7 @@ class PolicyGate:
         native = _native_pitr(resource)
         if native is not None:
             candidates.append(_Rpo(PITR_RPO_MINUTES, native))
-        rules = [rule for s in selected_by for rule in s.rules()]
+        rules = [rule for s in selected_by for rule in s.rules]
         if rtype.supports_continuous_backup and any(r.continuous for r in rules):
             candidates.append(_Rpo(PITR_RPO_MINUTES, "AWS Backup continuous backup (PITR)"))
         snapshots = [r for r in rules if not (r.continuous and rtype.supports_continuous_backup)]
@@ -328,7 +324,7 @@ class PolicyGate:
     def _region_loss_rpo(self, resource: Resource, selected_by: list[_Selection]) -> _Rpo | None:
         region = resource.stack.region
         candidates: list[_Rpo] = []
-        copying = [r for s in selected_by for r in s.rules() if any(c != region for c in r.copy_regions)]
+        copying = [r for s in selected_by for r in s.rules if any(c != region for c in r.copy_regions)]
         targets = sorted({c for r in copying for c in r.copy_regions if c != region})
         candidates += _snapshot_rpo(copying, f"copies to {', '.join(targets)}")
         props = resource.props

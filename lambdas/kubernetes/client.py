@@ -738,15 +738,14 @@ class KubeClient:
         attempts = self.max_retries + 1
         last = ""
         refreshed = False
-        pushed = 0.0
         for attempt in range(attempts):
             self._wait_out_pushback()
+            paused: float | None = None
             headers = {"Accept": "application/json", "User-Agent": "aws-backup-strategy-lambdas"}
             if self.conn.token_provider is not None:
                 headers["Authorization"] = f"Bearer {self.conn.token_provider()}"
             if content_type is not None:
                 headers["Content-Type"] = content_type
-            delay: float | None = None
             try:
                 response = self._pool.request(method, url, body=body, headers=headers, redirect=False)
             except Urllib3SSLError as exc:
@@ -772,17 +771,13 @@ class KubeClient:
                 last = f"{status} {self._status_text(response.data)}"
                 delay = self._retry_after(response.headers.get("Retry-After"))
                 if status == 429 or delay is not None:
-                    pushed = delay if delay is not None else self._backoff(attempt)
-                    self._push_back(pushed)
-                    delay = 0.0  # waited out before the next attempt, with every other thread of the client
+                    paused = delay if delay is not None else self._backoff(attempt)
+                    self._push_back(paused)
             if attempt + 1 >= attempts:
                 break
-            wait = delay if delay is not None else self._backoff(attempt)
-            shown = wait or pushed
-            LOG.warning(
-                "%s %s: %s; retrying in %.2fs (attempt %d/%d)", method, path, last, shown, attempt + 1, attempts
-            )
-            if wait > 0:
+            wait = paused if paused is not None else self._backoff(attempt)
+            LOG.warning("%s %s: %s; retrying in %.2fs (attempt %d/%d)", method, path, last, wait, attempt + 1, attempts)
+            if paused is None:  # a pause is waited out at the next attempt, with every other thread
                 self._sleep(wait)
         raise KubeUnavailableError(
             f"{method} {path}: API server unavailable after {attempts} attempts; last error: {last}",
