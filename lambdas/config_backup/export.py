@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,9 +46,10 @@ from lambdas.kubernetes.objects import (
     Trigger,
     backup_id_for,
     build_manifest,
-    clean_object,
+    cleaned_view,
     list_document,
     manifest_bytes,
+    manifest_objects,
     objects_fingerprint,
     parse_backup_id,
     should_skip,
@@ -66,14 +68,18 @@ def _collect(
         raise NamespaceNotFoundError(f"namespace {namespace} does not exist in the cluster; nothing backed up")
     kept: dict[str, list[dict[str, Any]]] = {"ConfigMap": [], "Secret": []}
     skipped = 0
-    for kind, plural in PLURALS.items():
-        for item in kube.list_items(plural, namespace):
+    # Both kinds are listed at once: one list's wait on the API server overlaps the other's decoding.
+    with ThreadPoolExecutor(max_workers=len(PLURALS), thread_name_prefix="export-list") as pool:
+        listed = {kind: pool.submit(kube.list_items, plural, namespace) for kind, plural in PLURALS.items()}
+    for kind, future in listed.items():
+        for item in future.result():
             reason = should_skip(item, kind=kind, include_helm_releases=include_helm)
             if reason is not None:
                 skipped += 1
                 LOG.debug("namespace %s: skipped: %s", namespace, reason)
                 continue
-            kept[kind].append(clean_object(item, kind=kind))
+            # The listed item is ours alone: cleaned without a deep copy.
+            kept[kind].append(cleaned_view(item, kind=kind))
     return kept["ConfigMap"], kept["Secret"], skipped
 
 
@@ -162,6 +168,7 @@ def _export(
     state.update(configmaps=len(configmaps), secrets=len(secrets), skipped=skipped)
     LOG.info("export %s: %d configmaps, %d secrets (%d skipped)", prefix, len(configmaps), len(secrets), skipped)
     digest_key = namespace_digest_key(kms, settings.digest_key_arn, cluster=settings.cluster, namespace=namespace)
+    objects = manifest_objects(configmaps, secrets, digest_key)
 
     def manifest_for(backup_id: str, files: Mapping[str, str]) -> dict[str, Any]:
         return build_manifest(
@@ -170,9 +177,7 @@ def _export(
             namespace=namespace,
             created_at=parse_backup_id(backup_id),
             trigger=trigger,
-            configmaps=configmaps,
-            secrets=secrets,
-            digest_key=digest_key,
+            objects=objects,
             files=files,
         )
 

@@ -45,7 +45,8 @@ import yaml
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from lambdas.common.yamlio import SafeDumper, SafeLoader
+from lambdas.common import yamlio
+from lambdas.common.yamlio import SafeDumper, SafeLoader, go_plain_scalar
 
 __all__ = [
     "DEFAULT_ENCRYPTED_REGEX",
@@ -238,14 +239,7 @@ def encrypt_document(
         "encrypted_regex": encrypted_regex,
         "version": SOPS_VERSION,
     }
-    return yaml.dump(
-        tree,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=_YAML_WIDTH,
-    )
+    return yamlio.dump(tree, fallback=_Dumper, width=_YAML_WIDTH)
 
 
 def _wrap_data_key(client: KmsClient, arn: str, data_key: bytes) -> str:
@@ -461,6 +455,9 @@ class _Rules:
         self.mac_only_encrypted = mac_only_encrypted
         self.unencrypted_regex = _compile(unencrypted_regex, "unencrypted_regex")
         self.encrypted_regex = _compile(encrypted_regex, "encrypted_regex")
+        # Keys repeat in every object (metadata, labels, data): each is matched once.
+        self._unencrypted_keys: dict[str, bool] = {}
+        self._encrypted_keys: dict[str, bool] = {}
 
     def should_encrypt(self, path: Sequence[str]) -> bool:
         encrypted = True
@@ -468,11 +465,20 @@ class _Rules:
             encrypted = False
         if self.encrypted_suffix:
             encrypted = any(key.endswith(self.encrypted_suffix) for key in path)
-        if self.unencrypted_regex is not None and any(self.unencrypted_regex.search(key) for key in path):
+        if self.unencrypted_regex is not None and any(
+            _searched(self.unencrypted_regex, self._unencrypted_keys, key) for key in path
+        ):
             encrypted = False
         if self.encrypted_regex is not None:
-            encrypted = any(self.encrypted_regex.search(key) for key in path)
+            encrypted = any(_searched(self.encrypted_regex, self._encrypted_keys, key) for key in path)
         return encrypted
+
+
+def _searched(regex: re.Pattern[str], seen: dict[str, bool], key: str) -> bool:
+    found = seen.get(key)
+    if found is None:
+        found = seen[key] = regex.search(key) is not None
+    return found
 
 
 def _compile(pattern: str, name: str) -> re.Pattern[str] | None:
@@ -660,57 +666,6 @@ def _b64(raw: bytes) -> str:
 # --------------------------------------------------------------------------
 
 _STR_TAG: Final = "tag:yaml.org,2002:str"
-_GO_BOOLS: Final = {
-    "true": True,
-    "True": True,
-    "TRUE": True,
-    "false": False,
-    "False": False,
-    "FALSE": False,
-}
-_GO_NULLS: Final = frozenset({"", "~", "null", "Null", "NULL"})
-_GO_FLOAT_WORDS: Final = {
-    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
-    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
-    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
-}
-_GO_INT_RE: Final = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|0[0-7]*|[1-9][0-9]*)")
-_GO_FLOAT_RE: Final = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
-_GO_DOT_FLOAT_RE: Final = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?")
-
-
-def _go_plain_scalar(text: str) -> Scalar | None:
-    """The value yaml.v3 gives an untagged plain scalar (timestamps stay str)."""
-    if text in _GO_BOOLS:
-        return _GO_BOOLS[text]
-    if text in _GO_NULLS:
-        return None
-    if text in _GO_FLOAT_WORDS:
-        return _GO_FLOAT_WORDS[text]
-    if text[0] == "." and _GO_DOT_FLOAT_RE.fullmatch(text):
-        number = float(text)
-        return text if math.isinf(number) else number
-    if text[0] in "+-0123456789":
-        plain = text.replace("_", "")
-        if _GO_INT_RE.fullmatch(plain):
-            integer = _parse_go_int(plain)
-            if _INT64_MIN <= integer < 2**64:
-                return integer
-        if _GO_FLOAT_RE.fullmatch(plain):
-            number = float(plain)
-            return text if math.isinf(number) else number
-    return text
-
-
-def _parse_go_int(plain: str) -> int:
-    sign = -1 if plain.startswith("-") else 1
-    digits = plain.lstrip("+-")
-    prefix = digits[:2].lower()
-    if prefix in ("0x", "0b", "0o"):
-        return sign * int(digits[2:], {"0x": 16, "0b": 2, "0o": 8}[prefix])
-    if len(digits) > 1 and digits.startswith("0"):
-        return sign * int(digits, 8)
-    return sign * int(digits)
 
 
 def _go_tag(value: Scalar | None) -> str:
@@ -730,13 +685,13 @@ class _Loader(SafeLoader):
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
-            return _go_tag(_go_plain_scalar(value))
+            return _go_tag(go_plain_scalar(value))
         return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
 
 def _construct_go_number(loader: SafeLoader, node: yaml.Node) -> int | float:
     value = loader.construct_scalar(node)  # type: ignore[arg-type]
-    parsed = _go_plain_scalar(str(value)) if value else None
+    parsed = go_plain_scalar(str(value)) if value else None
     if isinstance(parsed, bool) or not isinstance(parsed, int | float):
         raise yaml.constructor.ConstructorError(None, None, f"invalid {node.tag}", node.start_mark)
     return float(parsed) if node.tag.endswith(":float") else parsed
@@ -752,5 +707,5 @@ class _Dumper(SafeDumper):
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         if kind is yaml.ScalarNode and implicit[0] and tag == _STR_TAG:
-            return _go_tag(_go_plain_scalar(value))
+            return _go_tag(go_plain_scalar(value))
         return tag

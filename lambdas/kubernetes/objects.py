@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 import yaml
 
-from lambdas.common.yamlio import SafeDumper, SafeLoader
+from lambdas.common import yamlio
+from lambdas.common.yamlio import SafeLoader
 from lambdas.contract.layout import backup_id_for, parse_backup_id
 
 __all__ = [
@@ -39,10 +40,12 @@ __all__ = [
     "build_manifest",
     "canonical_bytes",
     "clean_object",
+    "cleaned_view",
     "configmap_digest",
     "derive_digest_key",
     "from_list_yaml",
     "manifest_bytes",
+    "manifest_objects",
     "objects_fingerprint",
     "parse_backup_id",
     "secret_digest",
@@ -67,6 +70,7 @@ _SERVER_METADATA_FIELDS = (
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
 )
+_SERVER_METADATA_SET = frozenset(_SERVER_METADATA_FIELDS)
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _HEAD_KEYS = ("apiVersion", "kind", "metadata")
 _SHA256_RE = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
@@ -78,21 +82,29 @@ _MIN_DIGEST_KEY_BYTES = 16
 
 def clean_object(obj: Mapping[str, Any], *, kind: str) -> dict[str, Any]:
     """Return a copy of ``obj`` without server-managed fields, with ``apiVersion: v1`` and ``kind`` set."""
-    result: dict[str, Any] = copy.deepcopy(dict(obj))
+    return copy.deepcopy(cleaned_view(obj, kind=kind))
+
+
+def cleaned_view(obj: Mapping[str, Any], *, kind: str) -> dict[str, Any]:
+    """:func:`clean_object` without the deep copy: new dicts only where fields are dropped (the object, its
+    metadata and annotations), everything below shared with ``obj``. For an ``obj`` nobody else changes."""
+    result: dict[str, Any] = dict(obj)
     result["apiVersion"] = "v1"
     result["kind"] = kind
     result.pop("status", None)
     metadata = result.get("metadata")
     if isinstance(metadata, dict):
-        for field in _SERVER_METADATA_FIELDS:
-            metadata.pop(field, None)
+        metadata = {key: value for key, value in metadata.items() if key not in _SERVER_METADATA_SET}
         annotations = metadata.get("annotations")
         if isinstance(annotations, dict):
-            annotations.pop(_LAST_APPLIED, None)
+            if _LAST_APPLIED in annotations:
+                annotations = {key: value for key, value in annotations.items() if key != _LAST_APPLIED}
+                metadata["annotations"] = annotations
             if not annotations:
                 del metadata["annotations"]
         elif annotations is None:
             metadata.pop("annotations", None)
+        result["metadata"] = metadata
     return result
 
 
@@ -121,7 +133,7 @@ def canonical_bytes(obj: Mapping[str, Any], *, kind: str | None = None) -> bytes
     effective_kind = kind if kind is not None else obj.get("kind")
     if not isinstance(effective_kind, str) or not effective_kind:
         raise ValueError("canonical_bytes needs a kind: the object has none and none was given")
-    cleaned = clean_object(obj, kind=effective_kind)
+    cleaned = cleaned_view(obj, kind=effective_kind)
     return json.dumps(cleaned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -167,9 +179,7 @@ def list_document(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def to_list_yaml(items: Sequence[Mapping[str, Any]]) -> str:
     """Serialize ``items`` as a deterministic ``v1 List`` YAML document (see :func:`list_document`)."""
-    return yaml.dump(
-        list_document(items), Dumper=SafeDumper, sort_keys=False, allow_unicode=True, default_flow_style=False
-    )
+    return yamlio.dump(list_document(items))
 
 
 def from_list_yaml(text: str) -> list[dict[str, Any]]:
@@ -204,9 +214,12 @@ def _ordered_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _sorted_deep(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str:  # most values: no ABC check
+        return value
+    if kind is dict or isinstance(value, Mapping):
         return {key: _sorted_deep(value[key]) for key in sorted(value)}
-    if isinstance(value, list | tuple):
+    if kind is list or isinstance(value, list | tuple):
         return [_sorted_deep(v) for v in value]
     return value
 
@@ -221,12 +234,11 @@ def build_manifest(
     namespace: str,
     created_at: datetime,
     trigger: Trigger,
-    configmaps: Sequence[Mapping[str, Any]],
-    secrets: Sequence[Mapping[str, Any]],
-    digest_key: bytes,
+    objects: Sequence[Mapping[str, str]],
     files: Mapping[str, str],
 ) -> dict[str, Any]:
-    """Build the manifest of one backup: object digests and the sha256 of every stored file.
+    """Build the manifest of one backup: the object digests (from :func:`manifest_objects`) and the
+    sha256 of every stored file.
 
     ``files`` maps a file name to the sha256 of its stored bytes (``<hex>`` or ``sha256:<hex>``).
     """
@@ -239,10 +251,6 @@ def build_manifest(
         if match is None:
             raise ValueError(f"file {filename!r}: expected a lower-case hex sha256, got {files[filename]!r}")
         file_digests[filename] = "sha256:" + match.group(1)
-    objects = _object_digests(configmaps, secrets, digest_key)
-    duplicates = [f"{kind}/{name}" for (kind, name), digests in objects.items() if len(digests) > 1]
-    if duplicates:
-        raise ValueError(f"duplicate objects: {', '.join(duplicates)}")
     return {
         "formatVersion": MANIFEST_FORMAT_VERSION,
         "backupId": backup_id,
@@ -250,11 +258,21 @@ def build_manifest(
         "namespace": namespace,
         "createdAt": _rfc3339(created_at),
         "trigger": trigger,
-        "objects": [
-            {"kind": kind, "name": name, "digest": digests[0]} for (kind, name), digests in sorted(objects.items())
-        ],
+        "objects": [dict(entry) for entry in objects],
         "files": file_digests,
     }
+
+
+def manifest_objects(
+    configmaps: Sequence[Mapping[str, Any]], secrets: Sequence[Mapping[str, Any]], digest_key: bytes
+) -> list[dict[str, str]]:
+    """The manifest's ``objects``: kind, name and digest of every object, sorted; computed once per export
+    (a Secret's digest is an HMAC under ``digest_key``). Raises ``ValueError`` for an object present twice."""
+    digests = _object_digests(configmaps, secrets, digest_key)
+    duplicates = [f"{kind}/{name}" for (kind, name), found in digests.items() if len(found) > 1]
+    if duplicates:
+        raise ValueError(f"duplicate objects: {', '.join(duplicates)}")
+    return [{"kind": kind, "name": name, "digest": found[0]} for (kind, name), found in sorted(digests.items())]
 
 
 # The manifest's MAC: HMAC-SHA256 under a sub-key of the namespace's digest key (derived from the KMS

@@ -599,3 +599,20 @@ def test_decrypt_does_not_mutate_or_share_state(sops_kms: SopsKms, sops_encrypte
     expected = copy.deepcopy(first)
     first["items"][0]["data"]["password"] = "changed"
     assert decrypt_document(sops_encrypted, sops_kms.for_region) == expected
+
+
+def test_real_sops_reads_every_tricky_string_as_written(sops_kms: SopsKms, sops_binary: Path, tmp_path: Path) -> None:
+    # Go's YAML reader (in sops) against the writer: the strings stay readable where they are not
+    # encrypted (metadata, keys) and come back bit for bit where they are (data).
+    from tests.lambdas.common.test_yamlio import TRICKY
+
+    doc = {
+        "metadata": {"annotations": {f"a{i}": s for i, s in enumerate(TRICKY)}, "labels": {s: "key" for s in TRICKY}},
+        "data": {f"d{i}": s for i, s in enumerate(TRICKY)},
+        "items": [{"name": s, "data": {"value": s}} for s in TRICKY],
+    }
+    path = tmp_path / "tricky.enc.yaml"
+    path.write_text(encrypt_document(doc, sops_kms.clients_by_arn(sops_kms.primary_arn)), encoding="utf-8")
+    result = _run_sops(sops_binary, sops_kms, tmp_path, "--decrypt", "--output-type", "json", str(path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == doc

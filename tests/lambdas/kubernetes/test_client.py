@@ -468,6 +468,7 @@ def _exec_kubeconfig(
     import yaml
 
     tmp_path.mkdir(parents=True, exist_ok=True)
+    server.create_namespace(NS)  # whichever tests ran before on this server
     plugin = tmp_path / "fake-plugin"
     plugin.write_text(PLUGIN.format(python=sys.executable), encoding="utf-8")
     plugin.chmod(0o755)

@@ -133,9 +133,7 @@ def _manifest(configmaps: list[dict[str, Any]], secrets: list[dict[str, Any]]) -
         namespace="prod",
         created_at=datetime(2024, 2, 1, 0, 59, 59, tzinfo=timezone(timedelta(hours=1))),
         trigger="schedule",
-        configmaps=configmaps,
-        secrets=secrets,
-        digest_key=KEY,
+        objects=k.manifest_objects(configmaps, secrets, KEY),
         files={"secrets.sops.yaml": "a" * 64, "configmaps.yaml": "sha256:" + "b" * 64},
     )
 
@@ -182,9 +180,7 @@ def test_build_manifest_rejects_bad_file_digest() -> None:
             namespace="prod",
             created_at=datetime(2024, 1, 31, tzinfo=UTC),
             trigger="manual",
-            configmaps=[],
-            secrets=[],
-            digest_key=KEY,
+            objects=[],
             files={"f": "not-a-digest"},
         )
 
