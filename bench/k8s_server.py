@@ -3,7 +3,12 @@ kubectl talk to it over HTTPS and never share its GIL; it serves requests concur
 connection), as a real API server does. Its code is the test suite's, unchanged: no server-side speed-up
 counts.
 
-``python -m bench.k8s_server WORKDIR`` prints one JSON line (url, token, ca_file, kubeconfig), then takes
+``--nodelay`` sets TCP_NODELAY on its connections (as Go's net/http, and so the real API server, does):
+the test server writes a response's headers and body separately, and without it each response waits
+for the client's delayed ACK (about 40 ms on Linux). That variant is a server-side change: its figures
+are shown beside the frozen server's, never counted against a target.
+
+``python -m bench.k8s_server WORKDIR [--nodelay]`` prints one JSON line (url, token, ca_file, kubeconfig), then takes
 commands on stdin, one JSON object a line, answering each with a JSON line:
 ``{"op": "seed", "file": PATH}`` (a JSON list of objects; their namespaces are created),
 ``{"op": "create_namespace", "name": N}``, ``{"op": "clear_requests"}``, ``{"op": "count", "namespace": N}``;
@@ -22,8 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
+    from tests.support import k8s_apiserver
     from tests.support.k8s_apiserver import FakeKubeApiServer
 
+    if "--nodelay" in argv[2:]:
+        k8s_apiserver._Handler.disable_nagle_algorithm = True  # socketserver's own switch
     workdir = Path(argv[1])
     server = FakeKubeApiServer().start()
     kubeconfig = server.write_kubeconfig(workdir / "kubeconfig-bench")

@@ -96,7 +96,12 @@ def op_restore(spec: dict[str, Any]) -> Callable[[], Any]:
 
     kms, s3, _ = _aws(spec)
     kube = _kube({**spec, "namespace": spec["to_namespace"]})
-    settings = RestoreSettings(cluster=spec["cluster"], bucket=spec["bucket"], digest_key_arn=spec["digest_key_arn"])
+    settings = RestoreSettings(
+        cluster=spec["cluster"],
+        bucket=spec["bucket"],
+        digest_key_arn=spec["digest_key_arn"],
+        max_workers=int(spec.get("concurrency", 8)),
+    )
     now = datetime.fromisoformat(spec["now"]).astimezone(UTC)
 
     def run() -> Any:
@@ -185,7 +190,31 @@ def op_apply_floor(spec: dict[str, Any]) -> Callable[[], Any]:
     return run
 
 
+def op_latency(spec: dict[str, Any]) -> Callable[[], Any]:
+    """One request at a time: the server's latency for the smallest GET (a namespace), median of 30."""
+    import statistics
+
+    import urllib3
+
+    pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=spec["ca_file"], retries=False)
+    headers = {"Authorization": f"Bearer {spec['token']}", "Accept": "application/json"}
+    url = f"{spec['url']}/api/v1/namespaces/{spec['namespace']}"
+    pool.request("GET", url, headers=headers)
+
+    def run() -> Any:
+        times = []
+        for _ in range(30):
+            start = time.perf_counter()
+            if pool.request("GET", url, headers=headers).status != 200:
+                raise SystemExit("latency: GET namespace failed")
+            times.append(time.perf_counter() - start)
+        return {"median_ms": 1000 * statistics.median(times)}
+
+    return run
+
+
 OPS: dict[str, Callable[[dict[str, Any]], Callable[[], Any]]] = {
+    "latency": op_latency,
     "export": op_export,
     "restore": op_restore,
     "floor": op_floor,

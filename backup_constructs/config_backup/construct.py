@@ -37,7 +37,7 @@ from backup_constructs.core.buckets import (
 )
 from backup_constructs.core.functions import FunctionIds, ProjectFunction, attach_policy, outside_vpc, project_function
 from backup_constructs.core.keys import rotating_key
-from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
+from backup_constructs.core.nag import acknowledge, acknowledge_all, logical_id, nag_partition
 from backup_constructs.core.statements import key_use_through, send_dead_letters, vpc_network_interfaces, write_own_logs
 from backup_constructs.policy import BackupPolicy, PolicyError, VaultLockMode
 from backup_constructs.policy.naming import (
@@ -417,18 +417,20 @@ class KubernetesConfigBackup(Construct):
             "Resource::*": "EC2 network-interface actions for a function in a VPC do not support resource-level "
             "permissions (AWS documents Resource '*' for them).",
         }
-        for finding in findings:
-            reason = reasons.get(
-                finding,
-                "The DR region's key is created in another stack and addressed by alias; the condition "
-                "kms:ResourceAliases narrows the key/* pattern to that one alias.",
-            )
-            acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
-        acknowledge(
+        dr_key_reason = (
+            "The DR region's key is created in another stack and addressed by alias; the condition "
+            "kms:ResourceAliases narrows the key/* pattern to that one alias."
+        )
+        acknowledge_all(
             policy,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(self.bucket)}.Arn>/{self.cluster_name}/*]",
-            f"Backups are objects under {self.cluster_name}/<namespace>/<backup-id>/ whose ids are times; "
-            "the wildcard is limited to this cluster's prefix in this one bucket.",
+            [
+                *((f"AwsSolutions::AwsSolutions-IAM5[{f}]", reasons.get(f, dr_key_reason)) for f in findings),
+                (
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(self.bucket)}.Arn>/{self.cluster_name}/*]",
+                    f"Backups are objects under {self.cluster_name}/<namespace>/<backup-id>/ whose ids are times; "
+                    "the wildcard is limited to this cluster's prefix in this one bucket.",
+                ),
+            ],
         )
 
     def _access_entries(self, drill_namespace: str | None) -> None:
@@ -511,12 +513,12 @@ class KubernetesConfigBackup(Construct):
             "Replication reads and writes every object version of exactly these two buckets, and encrypts "
             "with the DR key found by its alias (kms:ResourceAliases condition)."
         )
-        for finding in (
+        findings = (
             f"Resource::<{logical_id(self.bucket)}.Arn>/*",
             f"Resource::arn:{nag_partition(stack)}:s3:::{names.replica_bucket}/*",
             f"Resource::arn:{nag_partition(stack)}:kms:{names.dr_region}:{stack.account}:key/*",
-        ):
-            acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
+        )
+        acknowledge_all(policy, [(f"AwsSolutions::AwsSolutions-IAM5[{f}]", reason) for f in findings])
         cfn_bucket = self.bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.replication_configuration = s3.CfnBucket.ReplicationConfigurationProperty(

@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from backup_constructs.core.keys import rotating_key
-from backup_constructs.core.nag import acknowledge
+from backup_constructs.core.nag import acknowledge_all
 
 KEY_ADMIN_ACTIONS = [
     "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
@@ -74,16 +74,19 @@ def region_digest_key(scope: Construct, id_: str, *, alias: str, role_arns: Sequ
 
 
 def acknowledge_hmac_key(key: Construct) -> None:
-    acknowledge(
+    acknowledge_all(
         key,
-        "AwsSolutions::AwsSolutions-KMS5",
-        "KMS rotates only symmetric encryption keys; this HMAC key must also stay fixed so that the "
-        "digests of unchanged Secrets stay equal across backups.",
-    )
-    acknowledge(
-        key,
-        "PCI.DSS.321::PCI.DSS.321-KMSBackingKeyRotationEnabled",
-        "KMS rotates only symmetric encryption keys; this HMAC key signs digests and encrypts nothing.",
+        [
+            (
+                "AwsSolutions::AwsSolutions-KMS5",
+                "KMS rotates only symmetric encryption keys; this HMAC key must also stay fixed so that the "
+                "digests of unchanged Secrets stay equal across backups.",
+            ),
+            (
+                "PCI.DSS.321::PCI.DSS.321-KMSBackingKeyRotationEnabled",
+                "KMS rotates only symmetric encryption keys; this HMAC key signs digests and encrypts nothing.",
+            ),
+        ],
     )
 
 

@@ -22,7 +22,7 @@ from backup_constructs.core.buckets import (
 )
 from backup_constructs.core.functions import FunctionIds, ProjectFunction, attach_policy, outside_vpc, project_function
 from backup_constructs.core.keys import rotating_key
-from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
+from backup_constructs.core.nag import acknowledge, acknowledge_all, logical_id, nag_partition
 from backup_constructs.core.statements import key_use_through, send_dead_letters, write_own_logs
 from backup_constructs.policy import BackupPolicy, PolicyError, VaultLockMode
 from lambdas.contract.functions import CONFIG_RESTORE, FUNCTIONS
@@ -266,17 +266,21 @@ class ConfigBackupReplica(Construct):
         ]
         policy_doc = attach_policy(self, ids.policy, made, statements)
         partition = nag_partition(stack)
-        acknowledge(
+        acknowledge_all(
             policy_doc,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(self.bucket)}.Arn>/{source_cluster}/*]",
-            f"Replicated backups are objects under {source_cluster}/<namespace>/<backup-id>/; the wildcard is "
-            "limited to that cluster's prefix in this one bucket.",
-        )
-        acknowledge(
-            policy_doc,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{partition}:kms:{stack.region}:{stack.account}:key/*]",
-            "The digest key's replica is created in a later stack and addressed by alias; the condition "
-            "kms:ResourceAliases narrows the key/* pattern to that one alias.",
+            [
+                (
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(self.bucket)}.Arn>/{source_cluster}/*]",
+                    f"Replicated backups are objects under {source_cluster}/<namespace>/<backup-id>/; the wildcard "
+                    "is limited to that cluster's prefix in this one bucket.",
+                ),
+                (
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:{partition}:kms:{stack.region}:{stack.account}"
+                    ":key/*]",
+                    "The digest key's replica is created in a later stack and addressed by alias; the condition "
+                    "kms:ResourceAliases narrows the key/* pattern to that one alias.",
+                ),
+            ],
         )
         access = eks.CfnAccessEntry(
             self,

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from backup_constructs.core.exclusion import exclude_from_backup
 from backup_constructs.core.keys import deployment_role_arn
-from backup_constructs.core.nag import acknowledge
+from backup_constructs.core.nag import acknowledge_all
 from backup_constructs.policy.scp import BUCKET_ACTIONS, OBJECT_ACTIONS
 
 ACCESS_LOG_RETENTION_DAYS = 365
@@ -47,17 +47,21 @@ def access_log_bucket(scope: Construct, id_: str) -> s3.Bucket:
         removal_policy=RemovalPolicy.RETAIN,
     )
     reason = "This bucket is the destination of S3 server access logs; logging it into itself would loop."
-    acknowledge(bucket, "AwsSolutions::AwsSolutions-S1", reason)
-    acknowledge(bucket, "PCI.DSS.321::PCI.DSS.321-S3BucketLoggingEnabled", reason)
-    acknowledge(
+    acknowledge_all(
         bucket,
-        "PCI.DSS.321::PCI.DSS.321-S3DefaultEncryptionKMS",
-        "S3 server access log delivery only supports SSE-S3 on the target bucket; the logs hold no backup data.",
-    )
-    acknowledge(
-        bucket,
-        "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
-        "Access logs are kept where they are written; the backup data itself is replicated.",
+        [
+            ("AwsSolutions::AwsSolutions-S1", reason),
+            ("PCI.DSS.321::PCI.DSS.321-S3BucketLoggingEnabled", reason),
+            (
+                "PCI.DSS.321::PCI.DSS.321-S3DefaultEncryptionKMS",
+                "S3 server access log delivery only supports SSE-S3 on the target bucket; the logs hold no "
+                "backup data.",
+            ),
+            (
+                "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
+                "Access logs are kept where they are written; the backup data itself is replicated.",
+            ),
+        ],
     )
     exclude_from_backup(bucket, "S3 server access logs")
     return bucket

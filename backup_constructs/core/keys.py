@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
+from backup_constructs.core.tree import StackLookup, jsii_reference
 from backup_constructs.policy.naming import BACKUP_PROTECTION_TAG
 
 PROTECTED_KEY_ACTIONS = ("kms:ScheduleKeyDeletion", "kms:DisableKey")
@@ -23,7 +24,10 @@ def deployment_role_arn(scope: IConstruct) -> str | None:
     """The exact ARN of the CloudFormation execution role that deploys ``scope``'s stack (the CDK
     bootstrap's, with its qualifier and region, from the stack synthesizer); None when the stack's
     synthesizer deploys without one (e.g. with the CLI's own credentials)."""
-    stack = Stack.of(scope)
+    return _stack_deployment_role_arn(Stack.of(scope))
+
+
+def _stack_deployment_role_arn(stack: Stack) -> str | None:
     synthesizer = stack.synthesizer
     if not isinstance(synthesizer, DefaultStackSynthesizer):
         return None
@@ -50,19 +54,26 @@ def protect_keys(
 
     Without a known deploy role ``kms:PutKeyPolicy`` is not denied: the deploying principal would fail
     the key policy lockout safety check."""
-    keys = [node for node in scope.node.find_all() if isinstance(node, kms.Key)]
+    nodes = scope.node.find_all()
+    keys = [node for node in nodes if isinstance(node, kms.Key)]
+    # The deploy role is the stack's: asked once per stack, not once per key (each read is a round trip).
+    stack_of = StackLookup(nodes if keys else [])
+    deployers: dict[str, str | None] = {}
+    anyone = iam.AnyPrincipal() if keys else None  # immutable: one for every statement
     for key in keys:
-        deployer = deployment_role_arn(key)
+        stack = stack_of(key)
+        if (ref := jsii_reference(stack)) not in deployers:
+            deployers[ref] = _stack_deployment_role_arn(stack)
+        deployer = deployers[ref]
         exempt = [*([deployer] if deployer else []), *exempt_principal_arns]
         statement = iam.PolicyStatement(
             sid="DenyKeyDestructionExceptBreakGlass",
             effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
+            principals=[anyone] if anyone is not None else None,
             actions=[*PROTECTED_KEY_ACTIONS, *(KEY_POLICY_ACTIONS if deployer else ())],
             resources=["*"],
+            conditions={"ArnNotLike": {"aws:PrincipalArn": exempt}} if exempt else None,
         )
-        if exempt:
-            statement.add_condition("ArnNotLike", {"aws:PrincipalArn": exempt})
         key.add_to_resource_policy(statement)
         if environment is not None:
             Tags.of(key).add(BACKUP_PROTECTION_TAG, environment)

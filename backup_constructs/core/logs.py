@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from backup_constructs.core.keys import rotating_key
+from backup_constructs.core.tree import cfn_resource_type
 from backup_constructs.policy import CLOUDWATCH_LOG_RETENTION_DAYS, BackupPolicy
 
 _RETENTION_NAMES = dict(
@@ -71,7 +72,7 @@ def explicit_lambda_log_groups(scope: Construct, *, policy: BackupPolicy) -> lis
     never-expiring group Lambda would create on first run."""
     created: list[logs.LogGroup] = []
     for node in scope.node.find_all():
-        if not isinstance(node, CfnResource) or node.cfn_resource_type != "AWS::Lambda::Function":
+        if not isinstance(node, CfnResource) or cfn_resource_type(node) != "AWS::Lambda::Function":
             continue
         if isinstance(node, lambda_.CfnFunction) and node.logging_config is not None:
             continue

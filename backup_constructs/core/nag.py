@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aws_cdk import Acknowledgment, CfnElement, Stack, Token, Validations
 from constructs import IConstruct
 
 
 def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     """Acknowledge ``rule`` (``<pack>::<rule>[<finding>]``) on ``construct`` only."""
-    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+    acknowledge_all(construct, [(rule, reason)])
+
+
+def acknowledge_all(construct: IConstruct, rules: Iterable[tuple[str, str]]) -> None:
+    """Acknowledge each ``(rule, reason)`` on ``construct``, in order: the same metadata as one
+    :func:`acknowledge` per rule, in one call to CDK instead of one per rule (each is two jsii round trips)."""
+    acknowledgments = [Acknowledgment(id=rule, reason=reason) for rule, reason in rules]
+    if acknowledgments:
+        Validations.of(construct).acknowledge(*acknowledgments)
 
 
 def logical_id(construct: IConstruct) -> str:

@@ -8,14 +8,18 @@ at one resource. Add it to the app root: ``app.node.add_validation(UniquePhysica
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
+from functools import partial
 from typing import Any
 
 import jsii
 from aws_cdk import CfnResource, Stack, Token
 from constructs import IConstruct, IValidation
+
+from backup_constructs.core.tree import StackLookup, cfn_resource_type, jsii_reference
 
 
 class NameScope(Enum):
@@ -108,7 +112,29 @@ class PhysicalName:
         return f"account {self.scope_key[1]}, {self.scope_key[2]}"
 
 
-def _literal(value: Any, stack: Stack) -> str | None:
+class _StackFacts:
+    """What every name of one stack shares: its pseudo parameters, each asked of the stack once (a read
+    of a stack's property is a jsii round trip)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self._literals: dict[str, str | None] = {}
+        self._scope_keys: dict[NameScope, tuple[str, ...]] = {}
+
+    def literal(self, pseudo: str) -> str | None:
+        """The literal value of a pseudo parameter (``AWS::Region`` ...), None when it is a token."""
+        if pseudo not in self._literals:
+            value = _PSEUDO[pseudo](self.stack)
+            self._literals[pseudo] = None if Token.is_unresolved(value) else value
+        return self._literals[pseudo]
+
+    def scope_key(self, scope: NameScope) -> tuple[str, ...]:
+        if scope not in self._scope_keys:
+            self._scope_keys[scope] = _scope_key(self, scope)
+        return self._scope_keys[scope]
+
+
+def _literal(value: Any, facts: _StackFacts) -> str | None:
     """The literal string a resolved CloudFormation value stands for, or None when it depends on
     something only known at deploy time (a reference to another resource, a parameter)."""
     if isinstance(value, str):
@@ -116,11 +142,10 @@ def _literal(value: Any, stack: Stack) -> str | None:
     if isinstance(value, Mapping) and len(value) == 1:
         ((function, argument),) = value.items()
         if function == "Ref" and argument in _PSEUDO:
-            literal = _PSEUDO[argument](stack)
-            return None if Token.is_unresolved(literal) else literal
+            return facts.literal(argument)
         if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
             separator, parts = argument
-            rendered = [_literal(part, stack) for part in parts] if isinstance(parts, list) else [None]
+            rendered = [_literal(part, facts) for part in parts] if isinstance(parts, list) else [None]
             if isinstance(separator, str) and all(part is not None for part in rendered):
                 return separator.join(part for part in rendered if part is not None)
     return None
@@ -134,48 +159,80 @@ _PSEUDO: Mapping[str, Callable[[Stack], str]] = {
 }
 
 
-def _scope_key(stack: Stack, scope: NameScope) -> tuple[str, ...]:
+def _scope_key(facts: _StackFacts, scope: NameScope) -> tuple[str, ...]:
     # An environment-agnostic stack's account or region stays a token; all such stacks compare equal
     # (they may well be deployed to the same place).
-    def text(value: str) -> str:
-        return "(deploy-time)" if Token.is_unresolved(value) else value
+    def text(pseudo: str) -> str:
+        literal = facts.literal(pseudo)
+        return "(deploy-time)" if literal is None else literal
 
-    partition = text(stack.partition)
+    partition = text("AWS::Partition")
     if scope is NameScope.PARTITION:
         return (partition,)
     if scope is NameScope.ACCOUNT:
-        return (partition, text(stack.account))
-    return (partition, text(stack.account), text(stack.region))
+        return (partition, text("AWS::AccountId"))
+    return (partition, text("AWS::AccountId"), text("AWS::Region"))
 
 
 def physical_name(resource: CfnResource) -> PhysicalName | None:
     """The physical name ``resource`` asks for, or None (no name of its own, or one only known at
     deploy time: CloudFormation then generates or resolves it)."""
-    spec = NAMED_TYPES.get(resource.cfn_resource_type)
+    return _physical_name(resource, lambda: _StackFacts(Stack.of(resource)))
+
+
+def _physical_name(
+    resource: CfnResource, facts_of: Callable[[], _StackFacts], *, with_path: bool = True
+) -> PhysicalName | None:
+    cfn_type = cfn_resource_type(resource)
+    spec = NAMED_TYPES.get(cfn_type)
     if spec is None:
         return None
-    stack = Stack.of(resource)
+    facts = facts_of()
     raw = getattr(resource, spec.attribute, None)
-    value = stack.resolve(raw) if raw is not None else None
+    value = raw if _plain(raw) else (facts.stack.resolve(raw) if raw is not None else None)
     if spec.nested is not None:
         value = value.get(spec.nested) if isinstance(value, Mapping) else None
-    name = _literal(value, stack) if value is not None else spec.default
+    name = _literal(value, facts) if value is not None else spec.default
     if name is None:
         return None
     if spec.render is not None:
         name = spec.render(name, resource)
-    return PhysicalName(resource.cfn_resource_type, name, spec.scope, _scope_key(stack, spec.scope), resource.node.path)
+    path = resource.node.path if with_path else ""
+    return PhysicalName(cfn_type, name, spec.scope, facts.scope_key(spec.scope), path)
+
+
+def _plain(value: Any) -> bool:
+    """A string ``Stack.resolve`` returns unchanged without looking further (no round trip needed): CDK's
+    own shortcut, no ``Token[`` marker and no number token (``e+289``) in it."""
+    return isinstance(value, str) and "Token[" not in value and "e+289" not in value
 
 
 def physical_names(root: IConstruct) -> list[PhysicalName]:
     """Every physical name asked for by a resource under ``root``, in tree order."""
-    names = []
-    for node in root.node.find_all():
+    return [name for name, _ in _named_resources(root, with_paths=True)]
+
+
+def _named_resources(root: IConstruct, *, with_paths: bool) -> list[tuple[PhysicalName, CfnResource]]:
+    """Every physical name under ``root`` with the resource that asks for it; ``with_paths=False``: the
+    names without their construct paths (two round trips each, needed only to report a collision)."""
+    nodes = root.node.find_all()
+    stack_of = StackLookup(nodes)
+    facts: dict[str, _StackFacts] = {}
+
+    def facts_of(node: IConstruct) -> _StackFacts:
+        stack = stack_of(node)
+        key = jsii_reference(stack)
+        if key not in facts:
+            facts[key] = _StackFacts(stack)
+        return facts[key]
+
+    named = []
+    for node in nodes:
         if isinstance(node, CfnResource):
-            found = physical_name(node)
+            found = _physical_name(node, partial(facts_of, node), with_path=with_paths)
             if found is not None:
-                names.append(found)
-    return names
+                named.append((found, node))
+    return named
 
 
 def collisions(names: list[PhysicalName]) -> list[str]:
@@ -205,7 +262,12 @@ class UniquePhysicalNames:
         self._root = root
 
     def validate(self) -> list[str]:
-        return collisions(physical_names(self._root))
+        named = _named_resources(self._root, with_paths=False)
+        shared = Counter(name.key for name, _ in named)
+        # Only a collision names the paths: read them for those names alone.
+        return collisions(
+            [replace(name, path=resource.node.path) if shared[name.key] > 1 else name for name, resource in named]
+        )
 
 
 __all__ = ["NAMED_TYPES", "NameScope", "NamedType", "PhysicalName", "UniquePhysicalNames", "physical_names"]

@@ -139,8 +139,11 @@ class EnforceBackupPolicy:
             self._storage(node, ResourceType.EFS)
         elif isinstance(node, ec2.CfnVolume):
             self._storage(node, ResourceType.EBS)
-        elif isinstance(node, Resource) and not Resource.is_owned_resource(node):
-            self._imported(node)
+        elif isinstance(node, Resource):
+            # Whether a resource is owned is a round trip: asked only of the types the policy protects.
+            resource_type = _imported_type(node)
+            if resource_type is not None and resource_type in self._protected and not Resource.is_owned_resource(node):
+                self._imported(node, resource_type)
 
     # databases -------------------------------------------------------------------------------------
 
@@ -235,9 +238,8 @@ class EnforceBackupPolicy:
         self._require_encryption(node, "encrypted", "copy the data into a new encrypted one instead", noun)
         self._keep_key(node, node.kms_key_id)
 
-    def _imported(self, node: Resource) -> None:
-        resource_type = _imported_type(node)
-        if resource_type is None or resource_type not in self._protected or exclusion_reason(node) is not None:
+    def _imported(self, node: Resource, resource_type: ResourceType) -> None:
+        if exclusion_reason(node) is not None:
             return
         if any(isinstance(scope, s3_assets.Asset) for scope in node.node.scopes):
             return  # the CDK bootstrap bucket that file assets are uploaded to

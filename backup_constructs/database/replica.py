@@ -18,7 +18,7 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from backup_constructs.core.logs import policy_log_group
-from backup_constructs.core.nag import acknowledge
+from backup_constructs.core.nag import acknowledge_all
 from backup_constructs.policy import BackupPolicy, PolicyError
 
 POSTGRES_LOG_EXPORTS = ("postgresql", "upgrade")
@@ -118,17 +118,21 @@ class CrossRegionReadReplica(Construct):
         self.instance.apply_removal_policy(RemovalPolicy.DESTROY)
         for group in self.log_groups:
             self.instance.node.add_dependency(group)
-        acknowledge(
-            self.instance,
-            "AwsSolutions::AwsSolutions-RDS11",
-            "The replica serves the source's PostgreSQL port; access is limited by its security group.",
-        )
         encrypted = (
             "Storage encryption is inherited from the encrypted source with the DR region's key (KmsKeyId); "
             "CloudFormation refuses StorageEncrypted on a read replica."
         )
-        acknowledge(self.instance, "AwsSolutions::AwsSolutions-RDS2", encrypted)
-        acknowledge(self.instance, "PCI.DSS.321::PCI.DSS.321-RDSStorageEncrypted", encrypted)
+        acknowledge_all(
+            self.instance,
+            [
+                (
+                    "AwsSolutions::AwsSolutions-RDS11",
+                    "The replica serves the source's PostgreSQL port; access is limited by its security group.",
+                ),
+                ("AwsSolutions::AwsSolutions-RDS2", encrypted),
+                ("PCI.DSS.321::PCI.DSS.321-RDSStorageEncrypted", encrypted),
+            ],
+        )
 
     @property
     def arn(self) -> str:

@@ -299,6 +299,7 @@ class AlertTopic(Construct):
             master_key=self.key,
             enforce_ssl=True,
         )
+        topic_arn = self.topic.topic_arn  # one token, read once (every read is a jsii round trip)
         if publisher_role_arns:
             # Another account's forwarder (EventBridge acting through that account's role) publishes here.
             publishers = [iam.ArnPrincipal(arn) for arn in publisher_role_arns]
@@ -316,7 +317,7 @@ class AlertTopic(Construct):
                     sid="PublishFromOtherAccountsForwarders",
                     principals=publishers,
                     actions=["sns:Publish"],
-                    resources=[self.topic.topic_arn],
+                    resources=[topic_arn],
                 )
             )
         for email in emails:
@@ -324,10 +325,10 @@ class AlertTopic(Construct):
         for url in https_endpoints:
             self.topic.add_subscription(subscriptions.UrlSubscription(url, protocol=sns.SubscriptionProtocol.HTTPS))
         self.forwarder: iam.Role | None = None
-        forward_topic: sns.ITopic | None = None
+        forward_topic_arn: str | None = None
         if forward_to_topic_arn is not None:
             self.forwarder = self._forwarder(policy, forward_to_topic_arn)
-            forward_topic = sns.Topic.from_topic_arn(self, "ForwardTopic", forward_to_topic_arn)
+            forward_topic_arn = sns.Topic.from_topic_arn(self, "ForwardTopic", forward_to_topic_arn).topic_arn
         self.rules: dict[str, events.Rule] = {}
         # Named, so that the tamper alerts can recognise an attempt on the alert rules themselves.
         rule_prefix = alert_rule_name_prefix(policy)
@@ -345,9 +346,9 @@ class AlertTopic(Construct):
             if rule_ids is not None and rule_id not in rule_ids:
                 continue
             text = events.RuleTargetInput.from_text(_transform(message))
-            targets: list[events.IRuleTarget] = [_AlertTarget(self.topic, text)]
-            if self.forwarder is not None and forward_topic is not None:
-                targets.append(_AlertTarget(forward_topic, text, self.forwarder))
+            targets: list[events.IRuleTarget] = [_AlertTarget(topic_arn, text)]
+            if self.forwarder is not None and forward_topic_arn is not None:
+                targets.append(_AlertTarget(forward_topic_arn, text, self.forwarder))
             self.rules[rule_id] = events.Rule(
                 self,
                 rule_id,
@@ -364,7 +365,7 @@ class AlertTopic(Construct):
                     sid="PublishFromTheAlertRules",
                     principals=[iam.ServicePrincipal("events.amazonaws.com")],
                     actions=["sns:Publish"],
-                    resources=[self.topic.topic_arn],
+                    resources=[topic_arn],
                     conditions={
                         "ArnEquals": {"aws:SourceArn": [rule.rule_arn for rule in self.rules.values()]},
                         "StringEquals": {"aws:SourceAccount": stack.account},
@@ -399,19 +400,30 @@ class AlertTopic(Construct):
         return role
 
 
+_EVENT_FIELDS: dict[str, str] = {}
+
+
+def _event_field(path: str) -> str:
+    """``events.EventField.from_path(path)``, asked once per path (a jsii round trip each): the token stands
+    for the path alone, and a rule's input names its fields by path, so one token serves every rule."""
+    if path not in _EVENT_FIELDS:
+        _EVENT_FIELDS[path] = events.EventField.from_path(path)
+    return _EVENT_FIELDS[path]
+
+
 @jsii.implements(events.IRuleTarget)
 class _AlertTarget:
     """The topic as a rule target without the unconditional publish grant ``targets.SnsTopic`` adds:
     :class:`AlertTopic` grants publishing to its own rules only."""
 
-    def __init__(self, topic: sns.ITopic, message: events.RuleTargetInput, role: iam.IRole | None = None) -> None:
-        self.topic, self.message, self.role = topic, message, role
+    def __init__(self, topic_arn: str, message: events.RuleTargetInput, role: iam.IRole | None = None) -> None:
+        self.topic_arn, self.message, self.role = topic_arn, message, role
 
     def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
         del rule, id  # the names jsii passes them by
         # A role only for another account's topic: EventBridge needs one for cross-account targets, and
         # a same-account SNS target with a role can fail delivery to a KMS-encrypted topic.
-        return events.RuleTargetConfig(arn=self.topic.topic_arn, input=self.message, role=self.role)
+        return events.RuleTargetConfig(arn=self.topic_arn, input=self.message, role=self.role)
 
 
 def _transform(message: str) -> str:
@@ -419,6 +431,6 @@ def _transform(message: str) -> str:
 
     def field(match: re.Match[str]) -> str:
         name = match.group(1)
-        return events.EventField.from_path(_PLACEHOLDER_PATHS.get(name, f"$.detail.{name}"))
+        return _event_field(_PLACEHOLDER_PATHS.get(name, f"$.detail.{name}"))
 
     return re.sub(r"<([A-Za-z]+)>", field, message)

@@ -24,7 +24,7 @@ from backup_constructs.core.alarms import (
 )
 from backup_constructs.core.buckets import access_logs_by_bucket_policy
 from backup_constructs.core.functions import FunctionIds, attach_policy, outside_vpc, project_function
-from backup_constructs.core.nag import acknowledge, nag_partition
+from backup_constructs.core.nag import acknowledge, acknowledge_all, nag_partition
 from backup_constructs.core.statements import publish_metrics, send_dead_letters, write_own_logs
 from backup_constructs.monitoring.alerts import AlertTopic
 from backup_constructs.monitoring.archive import config_recording, metric_stream_archive
@@ -435,8 +435,7 @@ class BackupMonitoring(Construct):
                 "bucket's key is in another stack; decryption is limited to S3 reads of this bucket (kms:ViaService, "
                 "the bucket's ARN as encryption context).",
             }
-        for finding, reason in reasons.items():
-            acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
+        acknowledge_all(policy, [(f"AwsSolutions::AwsSolutions-IAM5[{f}]", reason) for f, reason in reasons.items()])
         events.Rule(
             self,
             "EveryFiveMinutes",

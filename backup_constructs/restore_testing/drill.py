@@ -17,7 +17,7 @@ from constructs import Construct
 
 from backup_constructs.core.alarms import policy_alarm, restore_test_alarms
 from backup_constructs.core.functions import FunctionIds, attach_policy, outside_vpc, project_function
-from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
+from backup_constructs.core.nag import acknowledge_all, logical_id, nag_partition
 from backup_constructs.core.statements import key_use_through, send_dead_letters, write_own_logs
 from backup_constructs.policy import BackupPolicy, PolicyError
 from backup_constructs.policy.environments import DATABASE_NAME as DEFAULT_DATABASE_NAME
@@ -151,25 +151,29 @@ class DisasterRecoveryDrill(Construct):
             iam.PolicyStatement(sid="ClearPendingDrill", actions=["s3:DeleteObject"], resources=[pending]),
         ]
         validator_policy = validation.finish()
-        acknowledge(
-            validator_policy,
-            f"AwsSolutions::AwsSolutions-IAM5[{self._delete_pattern}]",
-            f"The drill deletes only its own copies, named {prefix}-<time>; the function also checks the "
-            "pending-drill marker before deleting.",
-        )
-        if replica_identifier:
-            acknowledge(
-                validator_policy,
-                f"AwsSolutions::AwsSolutions-IAM5[{self._delete_pattern.replace(':db:', ':snapshot:')}]",
-                f"The drill deletes only its own snapshots of the replica, named {prefix}-<time>, as its "
-                "pending-drill marker names them.",
+        validator_findings = [
+            (
+                f"AwsSolutions::AwsSolutions-IAM5[{self._delete_pattern}]",
+                f"The drill deletes only its own copies, named {prefix}-<time>; the function also checks the "
+                "pending-drill marker before deleting.",
             )
-        acknowledge(
-            validator_policy,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(validation.reports_bucket)}.Arn>/"
-            f"{PENDING_DRILL_PREFIX}*]",
-            "Pending-drill markers are named by restore job id; the validator clears the one it validated.",
+        ]
+        if replica_identifier:
+            validator_findings.append(
+                (
+                    f"AwsSolutions::AwsSolutions-IAM5[{self._delete_pattern.replace(':db:', ':snapshot:')}]",
+                    f"The drill deletes only its own snapshots of the replica, named {prefix}-<time>, as its "
+                    "pending-drill marker names them.",
+                )
+            )
+        validator_findings.append(
+            (
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(validation.reports_bucket)}.Arn>/"
+                f"{PENDING_DRILL_PREFIX}*]",
+                "Pending-drill markers are named by restore job id; the validator clears the one it validated.",
+            )
         )
+        acknowledge_all(validator_policy, validator_findings)
 
         dr_vault_arn = stack.format_arn(
             service="backup", resource="backup-vault", resource_name=policy.dr_backup_vault_name, arn_format=COLON
@@ -269,8 +273,8 @@ class DisasterRecoveryDrill(Construct):
                 f"Resource::{own}:snapshot:{prefix}-*": f"The drill's snapshots are named {prefix}-<time>.",
                 f"Resource::{own}:db:{prefix}-*": f"The drill's instances are named {prefix}-<time>.",
             }
-        for finding, reason in starter_findings.items():
-            acknowledge(starter_policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
+        starter_rules = [(f"AwsSolutions::AwsSolutions-IAM5[{f}]", reason) for f, reason in starter_findings.items()]
+        acknowledge_all(starter_policy, starter_rules)
         if replica_identifier:
             snapshots = stack.format_arn(
                 service="rds", resource="snapshot", resource_name=f"{prefix}-", arn_format=COLON

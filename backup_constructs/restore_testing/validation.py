@@ -18,7 +18,7 @@ from constructs import Construct
 from backup_constructs.core.buckets import access_log_bucket, access_logs_by_bucket_policy, protected_bucket
 from backup_constructs.core.functions import FunctionIds, attach_policy, project_function
 from backup_constructs.core.keys import rotating_key
-from backup_constructs.core.nag import acknowledge, logical_id, nag_partition
+from backup_constructs.core.nag import acknowledge, acknowledge_all, logical_id, nag_partition
 from backup_constructs.core.statements import (
     key_use_through,
     publish_metrics,
@@ -260,8 +260,7 @@ class RestoreValidation(Construct):
             f"Resource::<{logical_id(self.reports_bucket)}.Arn>/{REPORT_PREFIX}/*": "Reports are written under "
             f"{REPORT_PREFIX}/<kind>/<year>/<month>/ with job ids as names.",
         }
-        for finding, reason in reasons.items():
-            acknowledge(policy, f"AwsSolutions::AwsSolutions-IAM5[{finding}]", reason)
+        acknowledge_all(policy, [(f"AwsSolutions::AwsSolutions-IAM5[{f}]", reason) for f, reason in reasons.items()])
         return policy
 
     def _endpoints(self, vpc: ec2.IVpc, subnets: ec2.SubnetSelection) -> None:
