@@ -56,10 +56,12 @@ def protect_keys(
     the key policy lockout safety check."""
     nodes = scope.node.find_all()
     keys = [node for node in nodes if isinstance(node, kms.Key)]
+    if not keys:
+        return keys
     # The deploy role is the stack's: asked once per stack, not once per key (each read is a round trip).
-    stack_of = StackLookup(nodes if keys else [])
+    stack_of = StackLookup(nodes)
     deployers: dict[str, str | None] = {}
-    anyone = iam.AnyPrincipal() if keys else None  # immutable: one for every statement
+    anyone = iam.AnyPrincipal()  # immutable: one for every statement
     for key in keys:
         stack = stack_of(key)
         if (ref := jsii_reference(stack)) not in deployers:
@@ -69,7 +71,7 @@ def protect_keys(
         statement = iam.PolicyStatement(
             sid="DenyKeyDestructionExceptBreakGlass",
             effect=iam.Effect.DENY,
-            principals=[anyone] if anyone is not None else None,
+            principals=[anyone],
             actions=[*PROTECTED_KEY_ACTIONS, *(KEY_POLICY_ACTIONS if deployer else ())],
             resources=["*"],
             conditions={"ArnNotLike": {"aws:PrincipalArn": exempt}} if exempt else None,
